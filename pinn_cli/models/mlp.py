@@ -1,0 +1,71 @@
+"""Fully connected network u_theta: R^d -> R^m with Xavier-normal weights.
+
+    h_0 = x,   h_l = sigma(W_l h_{l-1} + b_l)  (l = 1..depth),   u = W_{depth+1} h_depth + b_{depth+1}
+
+``depth`` counts hidden layers (the paper's network is depth 6, width 128, tanh), so there are
+``depth + 1`` weight matrices. Biases keep PyTorch's default initialisation, as in the paper.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pinn_cli.errors import ConfigError
+from pinn_cli.models.streams import ACTIVATIONS, stream_forward
+
+
+class MLP(nn.Module):
+    """Plain MLP; also propagates derivative streams when its activation allows it.
+
+    Args:
+        in_dim: number of input coordinates d.
+        out_dim: number of outputs m.
+        depth: number of hidden layers (>= 1).
+        width: units per hidden layer (>= 1).
+        activation: ``tanh``, ``sin`` or ``gelu`` (``gelu`` has no stream path).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int = 1, depth: int = 4, width: int = 64,
+                 activation: str = "tanh"):
+        super().__init__()
+        for key, value in (("model.depth", depth), ("model.width", width)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(key, value, "an integer >= 1")
+        if activation not in ("tanh", "sin", "gelu"):
+            raise ConfigError("model.activation", activation, "one of tanh, sin, gelu")
+        sizes = [in_dim] + [width] * depth + [out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        for layer in self.layers:
+            nn.init.xavier_normal_(layer.weight)
+        self.activation = activation
+        self.sigma = {"tanh": torch.tanh, "sin": torch.sin, "gelu": nn.functional.gelu}[activation]
+
+    @property
+    def supports_streams(self) -> bool:
+        """True when derivatives can be propagated forward (see :mod:`pinn_cli.models.streams`)."""
+        return self.activation in ACTIVATIONS
+
+    def weight_matrices(self) -> list[torch.Tensor]:
+        """The weight matrices W_1..W_{depth+1}, biases excluded (the SNR's parameters)."""
+        return [layer.weight for layer in self.layers]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, d) -> u: (N, m)."""
+        h = x
+        for layer in self.layers[:-1]:
+            h = self.sigma(layer(h))
+        return self.layers[-1](h)
+
+    def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The hidden activations h_1..h_depth, each (N, width), for entropy and saturation."""
+        out, h = [], x
+        for layer in self.layers[:-1]:
+            h = self.sigma(layer(h))
+            out.append(h)
+        return out
+
+    def forward_streams(self, x: torch.Tensor, first: list[int], second: list[tuple[int, int]],
+                        taps: list | None = None) -> torch.Tensor:
+        """u and its derivatives, stacked: (S, N, m) with S = 1 + len(first) + len(second)."""
+        return stream_forward(x, [(l.weight, l.bias) for l in self.layers], self.activation,
+                              first, second, taps)

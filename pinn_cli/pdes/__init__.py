@@ -1,0 +1,7 @@
+"""The problems: each a PDE subclass with its domain, points, residuals and reference."""
+from pinn_cli.pdes.allen_cahn import AllenCahn
+from pinn_cli.pdes.base import PDE, Reference
+from pinn_cli.pdes.burgers import Burgers
+from pinn_cli.pdes.helmholtz import Helmholtz
+
+__all__ = ["PDE", "Reference", "AllenCahn", "Burgers", "Helmholtz"]

@@ -1,0 +1,54 @@
+"""Allen-Cahn, the paper's main case.
+
+    u_t - eps u_xx + 5 u^3 - 5 u = 0,   t in [0, 1], x in [-1, 1],   u(0, x) = x^2 cos(pi x)
+
+As in the paper's code, only the initial condition is fitted (no boundary term); the solution is
+periodic in x. Reference: pseudo-spectral ETDRK4 on the 512 x 201 grid.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pinn_cli.pdes.base import PDE, Reference, check_positive_int
+from pinn_cli.reference.allen_cahn import solve_allen_cahn
+
+
+class AllenCahn(PDE):
+    """Args:
+        eps: diffusion coefficient (paper 1e-4).
+        n_collocation: interior points (paper 25,600), Latin hypercube in (t, x).
+        n_initial: initial-condition points (paper 512), Latin hypercube in x at t = 0.
+        loss_weights: weights of the terms ``res`` and ``ic``.
+        reference: solver settings (modes, n_t, dt).
+    """
+
+    axes = ("t", "x")
+
+    def __init__(self, eps: float = 1e-4, n_collocation: int = 25600, n_initial: int = 512,
+                 loss_weights: dict | None = None, reference: dict | None = None):
+        self.eps = float(eps)
+        self.bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
+        self.n_collocation = check_positive_int("pde.n_collocation", n_collocation)
+        self.n_initial = check_positive_int("pde.n_initial", n_initial)
+        self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0})
+        self.reference_params = dict(reference or {"modes": 512, "n_t": 201, "dt": 5e-4})
+
+    @staticmethod
+    def u0(x):
+        return x**2 * torch.cos(torch.pi * x)
+
+    def sample(self, rng):
+        x_ic = self.latin_hypercube(self.n_initial, rng, self.bounds[1:])[:, 0]     # (N_ic,)
+        return {"res": self.latin_hypercube(self.n_collocation, rng),              # (N, 2)
+                "ic": np.stack([np.zeros_like(x_ic), x_ic], axis=1)}                # (N_ic, 2)
+
+    def residuals(self, net, points):
+        d = net.derivatives(points["res"], ("u_t", "u_xx"))
+        r = d.u_t - self.eps * d.u_xx + 5 * d.u**3 - 5 * d.u
+        x_ic = points["ic"][:, 1]
+        return {"res": r, "ic": net(points["ic"]) - self.u0(x_ic)}
+
+    def reference(self, cache):
+        sol = cache.get("allen_cahn", {"eps": self.eps, **self.reference_params}, solve_allen_cahn)
+        return Reference(axes=[sol["t"], sol["x"]], values=sol["u"])

@@ -1,0 +1,53 @@
+"""``pinn-train``: compose the config with Hydra, check it, train one run per job.
+
+The Hydra task function is thin: it finds the job's output folder and calls
+:func:`pinn_cli.trainer.run`, which tests call directly without Hydra's global state.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from pinn_cli.cli_check import check_argv, with_resume
+from pinn_cli.errors import PinnError
+from pinn_cli.trainer import run
+
+log = logging.getLogger("pinn_cli")
+
+
+@hydra.main(version_base=None, config_path="pkg://pinn_cli.conf", config_name="train")
+def hydra_main(cfg: DictConfig) -> float:
+    run_dir = HydraConfig.get().runtime.output_dir
+    try:
+        summary = run(cfg, run_dir)
+    except PinnError as e:
+        log.error("%s", e)
+        print(f"pinn-train: error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    if summary["status"] == "done":
+        log.info("done: rel_l2 %.3e after %d steps; results in %s", summary["final_rel_l2"],
+                 summary["steps"], run_dir)
+        return summary["final_rel_l2"]
+    log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
+    return float("nan")
+
+
+def main() -> None:
+    """Console entry: check the command line, then hand it to Hydra."""
+    argv = sys.argv[1:]
+    try:
+        argv = with_resume(argv)
+        check_argv(argv)
+    except PinnError as e:
+        print(f"pinn-train: error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    sys.argv = sys.argv[:1] + argv
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()

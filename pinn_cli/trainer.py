@@ -1,0 +1,226 @@
+"""The training loop: build the run from its config, step, evaluate, record, checkpoint, resume.
+
+One iteration i (0-based) takes the parameters after i updates, forms the pointwise residuals,
+lets the weighting scheme update and re-weight them, and makes one Adam step on
+
+    L = sum_k w_k mean(e_k^2)     (k over the PDE's terms: res, ic, bc)
+
+Records at step i describe the parameters the iteration started from (loss, rel-L2); the final
+record, at step = iterations, describes the trained network. Nothing in the loop copies from the
+device except on the recording, logging and checkpoint cadences.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import random
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import pinn_cli
+from pinn_cli import checkpoint
+from pinn_cli.config_check import DTYPES, check_config, instantiate, resolve_device
+from pinn_cli.diagnostics.recorder import StepState
+from pinn_cli.errors import ConfigError, PinnError
+from pinn_cli.models.fields import Field
+from pinn_cli.progress import Reporter
+from pinn_cli.reference.cache import ReferenceCache
+from pinn_cli.runlog import RunWriter, read_run
+
+log = logging.getLogger("pinn_cli")
+RUN_FILE = "run.h5"
+# Keys that must equal the checkpoint's for a resumed run to continue the same computation.
+RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", "dtype", "engine")
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """A run, built from a composed config, writing into ``run_dir``."""
+
+    def __init__(self, cfg: DictConfig, run_dir):
+        check_config(cfg)
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.device, self.dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+        seed_all(cfg.seed)
+        self.pde = instantiate(cfg.pde)
+        self.model = instantiate(cfg.model, in_dim=self.pde.dim).to(self.device, self.dtype)
+        self.field = Field(self.model, self.pde.axes, cfg.engine)
+        self.optimizer, self.scheduler = instantiate(cfg.optimizer).build(self.model.parameters())
+        self.weighting = instantiate(cfg.weighting)
+        self.recorder = instantiate(cfg.diagnostics).recorder(cfg.eval_every)
+        points = self.pde.sample(np.random.default_rng(cfg.seed))
+        self.points = {k: self._tensor(v) for k, v in points.items()}  # (N_k, d) each
+        self.term_names = list(self.pde.loss_weights)
+        self.weighting.setup({k: len(v) for k, v in self.points.items()}, self.device, self.dtype)
+        ref = self.pde.reference(ReferenceCache(cfg.get("reference_cache")))
+        self.ref_points = self._tensor(ref.points())                        # (M, d)
+        self.ref_values = self._tensor(ref.values.ravel())                  # (M,)
+        self.config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+
+    def _tensor(self, a) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
+
+    # ---- the computation -------------------------------------------------------------------
+    def loss(self, update_weights: bool):
+        """-> (loss (), terms {k: ()}, residuals {k: (N_k,)}) at the current parameters."""
+        res = self.pde.residuals(self.field, self.points)
+        if update_weights:
+            self.weighting.update(res)
+        weighted = self.weighting.apply(res)
+        terms = {k: weighted[k].square().mean() for k in self.term_names}
+        loss = sum(self.pde.loss_weights[k] * terms[k] for k in self.term_names)
+        return loss, terms, res
+
+    def step(self):
+        """One iteration: residuals, weighting update, backward, Adam step, schedule step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, terms, res = self.loss(update_weights=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss, terms, res
+
+    @torch.no_grad()
+    def rel_l2(self) -> torch.Tensor:
+        """||u_theta - u_ref||_2 / ||u_ref||_2 over the reference grid, a () tensor on the device."""
+        u = torch.cat([self.field(x) for x in self.ref_points.split(1 << 16)])  # (M,)
+        return torch.linalg.vector_norm(u - self.ref_values) / torch.linalg.vector_norm(self.ref_values)
+
+    # ---- the run ---------------------------------------------------------------------------
+    def run(self) -> dict:
+        start, wall0 = self._open()
+        cfg = self.cfg
+        reporter = Reporter(cfg.iterations, start)
+        bad = torch.zeros((), dtype=torch.bool, device=self.device)  # any non-finite loss so far
+        status, last_err, t0, i = "done", None, time.perf_counter() - wall0, start
+        try:
+            for i in range(start, cfg.iterations):
+                probes = self.recorder.due(i)
+                rel = self.rel_l2() if probes else None
+                lr = self.scheduler.get_last_lr()[0]
+                loss, terms, res = self.step()
+                bad |= ~torch.isfinite(loss)
+                if probes:
+                    state = StepState(i, loss, terms, res, lr, time.perf_counter() - t0, rel)
+                    self._record(probes, state)
+                    last_err = rel
+                reporter.advance(i)
+                if (i + 1) % cfg.log_every == 0 or (i + 1) % cfg.checkpoint_every == 0:
+                    if bad.item():
+                        status = "diverged"
+                        break
+                    if (i + 1) % cfg.log_every == 0:
+                        reporter.report(i, loss.item(), None if last_err is None else last_err.item())
+                    if (i + 1) % cfg.checkpoint_every == 0:
+                        self._checkpoint(i + 1, time.perf_counter() - t0)
+            else:
+                i = cfg.iterations
+                if bad.item():
+                    status = "diverged"
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except BaseException:
+            reporter.close()
+            self.writer.close("failed", steps_done=i)
+            raise
+        reporter.close()
+        return self._finish(status, i, time.perf_counter() - t0)
+
+    def _record(self, probes, state: StepState) -> None:
+        for p in probes:
+            self.writer.append(p.group, state.step, **p.record(self, state))
+
+    def _checkpoint(self, step: int, wall: float) -> None:
+        checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
+                        scheduler=self.scheduler, weighting=self.weighting, wall_time=wall,
+                        config_yaml=self.config_yaml)
+
+    def _finish(self, status: str, steps: int, wall: float) -> dict:
+        summary = {"status": status, "steps": steps, "run_dir": str(self.run_dir)}
+        if status == "done":
+            self._checkpoint(steps, wall)
+            with torch.enable_grad():
+                loss, terms, res = self.loss(update_weights=False)
+            rel = self.rel_l2()
+            if any(p.group == "metrics" for p in self.recorder.probes):
+                metrics = next(p for p in self.recorder.probes if p.group == "metrics")
+                state = StepState(steps, loss, terms, res, self.scheduler.get_last_lr()[0], wall, rel)
+                self._record([metrics], state)
+            summary.update(final_loss=loss.item(), final_rel_l2=rel.item())
+        elif status == "diverged":
+            log.error("diverged: the loss became NaN or inf by step %d; stopped. The run file and "
+                      "the last finite checkpoint are kept in %s", steps + 1, self.run_dir)
+        elif status == "interrupted":
+            self._checkpoint(steps, wall)
+            log.warning("interrupted at step %d; checkpoint saved, continue with resume=%s",
+                        steps, self.run_dir)
+        attrs = {k: v for k, v in summary.items() if k not in ("run_dir", "status")}
+        self.writer.close(status, wall_time=wall, **attrs)
+        return summary
+
+    # ---- run folder, run file, resume -------------------------------------------------------
+    def _open(self) -> tuple[int, float]:
+        """Create or resume the run file; -> (first iteration, wall-clock offset)."""
+        own = self.run_dir / checkpoint.CHECKPOINT
+        source = self.run_dir if own.exists() else self.cfg.get("resume")
+        path = self.run_dir / RUN_FILE
+        if source is None:
+            if path.exists():
+                raise PinnError(f"{self.run_dir} already holds {RUN_FILE} without a checkpoint; "
+                                "choose another output folder (nothing is overwritten)")
+            self.writer = self._writer(path, resumed_from="")
+            return 0, 0.0
+        source = Path(source)
+        ckpt = source / checkpoint.CHECKPOINT
+        if not ckpt.exists():
+            raise ConfigError("resume", str(source), "a run folder with checkpoints/last.pt")
+        state = checkpoint.load(ckpt, self.device)
+        self._check_resumable(state["config"])
+        old_path = source / RUN_FILE
+        if source == self.run_dir and path.exists():        # resume in place (requeue)
+            old_path = path.with_suffix(".h5.prev")
+            os.replace(path, old_path)
+        old = read_run(old_path)
+        checkpoint.restore(state, model=self.model, optimizer=self.optimizer,
+                           scheduler=self.scheduler, weighting=self.weighting)
+        history = f"{old.attrs.get('resumed_from', '')}{source}@{state['step']};"
+        self.writer = self._writer(path, resumed_from=history)
+        self.writer.copy_records(old, before_step=state["step"])
+        if source == self.run_dir:
+            old_path.unlink()
+        log.info("resumed from %s at step %d", source, state["step"])
+        return state["step"], state["wall_time"]
+
+    def _check_resumable(self, saved_yaml: str) -> None:
+        saved, now = OmegaConf.create(saved_yaml), OmegaConf.create(self.config_yaml)
+        for key in RESUME_KEYS:
+            a, b = OmegaConf.select(saved, key), OmegaConf.select(now, key)
+            if a != b:
+                raise ConfigError("resume", f"{key}={b}", f"the resumed run's {key}={a}")
+
+    def _writer(self, path: Path, resumed_from: str) -> RunWriter:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        series, static = self.recorder.layout(self)
+        attrs = {"config": self.config_yaml, "pinn_cli_version": pinn_cli.__version__,
+                 "torch_version": str(torch.__version__), "h5py_version": h5py.__version__,
+                 "device": str(self.device), "dtype": self.cfg.dtype, "seed": self.cfg.seed,
+                 "engine": self.field.engine, "host": platform.node(),
+                 "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_from": resumed_from,
+                 "pde": type(self.pde).__name__, "iterations": self.cfg.iterations}
+        return RunWriter(path, attrs, series, static)
+
+
+def run(cfg: DictConfig, run_dir) -> dict:
+    """Train one run described by ``cfg`` into ``run_dir``; -> summary dict (status, errors)."""
+    return Trainer(cfg, run_dir).run()
