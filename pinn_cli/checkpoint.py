@@ -18,11 +18,11 @@ CHECKPOINT = Path("checkpoints") / "last.pt"
 
 
 def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
-         config_yaml: str) -> Path:
+         config_yaml: str, loss_ref) -> Path:
     path = Path(run_dir) / CHECKPOINT
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
-        "step": step, "wall_time": wall_time, "config": config_yaml,
+        "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "weighting": weighting.state_dict(),
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),

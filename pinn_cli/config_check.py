@@ -52,6 +52,9 @@ def check_config(cfg: DictConfig) -> None:
     _int(cfg, "seed", 0)
     for key in ("eval_every", "log_every", "checkpoint_every"):
         _int(cfg, key, 1)
+    factor = cfg.get("divergence_factor")
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 1:
+        raise ConfigError("divergence_factor", factor, "a number > 1")
     if cfg.get("dtype") not in DTYPES:
         raise ConfigError("dtype", cfg.get("dtype"), "one of " + ", ".join(DTYPES))
     if cfg.get("engine") not in ("auto", "streams", "autograd"):

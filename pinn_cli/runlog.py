@@ -5,8 +5,8 @@ a ``step`` dataset (n,) and fields (n, ...) that grow together along their first
 datasets (grids, axes) are written once. The file is written in single-writer/multiple-reader
 (SWMR) mode and flushed after every record, so a reader can follow a running run, and a run killed
 at any moment (SIGKILL) leaves a file that holds every record completed before the kill. Such a
-file must be opened with ``swmr=True`` (as :func:`read_run` does); plain ``h5py.File`` refuses it
-until the writer has closed it cleanly.
+file must be opened with ``swmr=True`` (as :func:`read_run` does when it has to); plain
+``h5py.File`` refuses it until the writer has closed it cleanly.
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def read_run(path) -> Run:
     if not h5py.is_hdf5(path):
         raise RunFileError(path, "not an HDF5 file")
     try:
-        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        with _open_for_reading(path) as f:
             run = Run(path=path, attrs={k: _plain(v) for k, v in f.attrs.items()})
             if "schema_version" not in run.attrs:
                 raise RunFileError(path, "an HDF5 file, but not a pinn-cli run file")
@@ -135,6 +135,17 @@ def read_run(path) -> Run:
         n = len(data["step"])
         run.series[group] = {k: v[:n] for k, v in data.items()}
     return run
+
+
+def _open_for_reading(path: Path) -> h5py.File:
+    """A plain read first: it fails fast on a truncated file, where an SWMR reader would retry
+    its checksums for minutes. SWMR only when a writer holds the file (running, or killed)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        if "already open for write" not in str(e):
+            raise
+    return h5py.File(path, "r", libver="latest", swmr=True)
 
 
 def _collect(run: Run, name: str, obj) -> None:

@@ -10,6 +10,7 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from pinn_cli.cli_check import check_argv, with_resume
@@ -33,6 +34,8 @@ def hydra_main(cfg: DictConfig) -> float:
                  summary["steps"], run_dir)
         return summary["final_rel_l2"]
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
+    if HydraConfig.get().mode != RunMode.MULTIRUN:   # a sweep keeps going; its summary shows it
+        raise SystemExit(3)
     return float("nan")
 
 

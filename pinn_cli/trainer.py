@@ -67,6 +67,7 @@ class Trainer:
         self.ref_points = self._tensor(ref.points())                        # (M, d)
         self.ref_values = self._tensor(ref.values.ravel())                  # (M,)
         self.config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        self.loss_ref: torch.Tensor | None = None  # the run's first loss, for divergence
 
     def _tensor(self, a) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
@@ -102,40 +103,41 @@ class Trainer:
         start, wall0 = self._open()
         cfg = self.cfg
         reporter = Reporter(cfg.iterations, start)
-        bad = torch.zeros((), dtype=torch.bool, device=self.device)  # any non-finite loss so far
-        status, last_err, t0, i = "done", None, time.perf_counter() - wall0, start
+        bad = torch.zeros((), dtype=torch.bool, device=self.device)  # diverged at any step so far
+        status, last_err, t0, done = "done", None, time.perf_counter() - wall0, start
         try:
             for i in range(start, cfg.iterations):
                 probes = self.recorder.due(i)
                 rel = self.rel_l2() if probes else None
                 lr = self.scheduler.get_last_lr()[0]
                 loss, terms, res = self.step()
-                bad |= ~torch.isfinite(loss)
+                if self.loss_ref is None:
+                    self.loss_ref = loss.detach()
+                # NaN compares false, so this also catches NaN and inf; no host sync here
+                bad |= ~(loss.detach() <= cfg.divergence_factor * self.loss_ref)
+                done = i + 1
                 if probes:
                     state = StepState(i, loss, terms, res, lr, time.perf_counter() - t0, rel)
                     self._record(probes, state)
                     last_err = rel
                 reporter.advance(i)
-                if (i + 1) % cfg.log_every == 0 or (i + 1) % cfg.checkpoint_every == 0:
+                log_now, ckpt_now = done % cfg.log_every == 0, done % cfg.checkpoint_every == 0
+                if log_now or ckpt_now or done == cfg.iterations:
                     if bad.item():
                         status = "diverged"
                         break
-                    if (i + 1) % cfg.log_every == 0:
+                    if log_now:
                         reporter.report(i, loss.item(), None if last_err is None else last_err.item())
-                    if (i + 1) % cfg.checkpoint_every == 0:
-                        self._checkpoint(i + 1, time.perf_counter() - t0)
-            else:
-                i = cfg.iterations
-                if bad.item():
-                    status = "diverged"
+                    if ckpt_now:
+                        self._checkpoint(done, time.perf_counter() - t0)
         except KeyboardInterrupt:
             status = "interrupted"
         except BaseException:
             reporter.close()
-            self.writer.close("failed", steps_done=i)
+            self.writer.close("failed", steps=done)
             raise
         reporter.close()
-        return self._finish(status, i, time.perf_counter() - t0)
+        return self._finish(status, done, time.perf_counter() - t0)
 
     def _record(self, probes, state: StepState) -> None:
         for p in probes:
@@ -144,7 +146,7 @@ class Trainer:
     def _checkpoint(self, step: int, wall: float) -> None:
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
                         scheduler=self.scheduler, weighting=self.weighting, wall_time=wall,
-                        config_yaml=self.config_yaml)
+                        config_yaml=self.config_yaml, loss_ref=self.loss_ref)
 
     def _finish(self, status: str, steps: int, wall: float) -> dict:
         summary = {"status": status, "steps": steps, "run_dir": str(self.run_dir)}
@@ -159,8 +161,9 @@ class Trainer:
                 self._record([metrics], state)
             summary.update(final_loss=loss.item(), final_rel_l2=rel.item())
         elif status == "diverged":
-            log.error("diverged: the loss became NaN or inf by step %d; stopped. The run file and "
-                      "the last finite checkpoint are kept in %s", steps + 1, self.run_dir)
+            log.error("diverged: the loss became NaN, inf or over divergence_factor=%g times its "
+                      "first value by step %d; stopped. The run file and the last good checkpoint "
+                      "are kept in %s", self.cfg.divergence_factor, steps, self.run_dir)
         elif status == "interrupted":
             self._checkpoint(steps, wall)
             log.warning("interrupted at step %d; checkpoint saved, continue with resume=%s",
@@ -194,6 +197,7 @@ class Trainer:
         old = read_run(old_path)
         checkpoint.restore(state, model=self.model, optimizer=self.optimizer,
                            scheduler=self.scheduler, weighting=self.weighting)
+        self.loss_ref = state["loss_ref"]
         history = f"{old.attrs.get('resumed_from', '')}{source}@{state['step']};"
         self.writer = self._writer(path, resumed_from=history)
         self.writer.copy_records(old, before_step=state["step"])

@@ -1,0 +1,66 @@
+"""Every config option composes and instantiates; bad input fails with one clear line."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from pinn_cli import train
+from pinn_cli.cli_check import GROUPS, options
+from pinn_cli.config_check import check_config, instantiate
+
+CHOICES = [(g, o) for g in GROUPS if g != "experiment" for o in options(g)]
+
+
+@pytest.mark.parametrize("group,option", CHOICES)
+def test_every_option_composes_and_instantiates(make_cfg, group, option):
+    cfg = make_cfg(f"{group}={option}")
+    check_config(cfg)
+    pde = instantiate(cfg.pde)
+    obj = instantiate(cfg[group], in_dim=pde.dim) if group == "model" else instantiate(cfg[group])
+    assert type(obj).__module__.startswith(("pinn_cli", "torch"))
+
+
+def test_each_group_has_its_options():
+    assert options("pde") == ["allen_cahn", "burgers", "helmholtz"]
+    assert {"none", "rba"} <= set(options("weighting"))
+    assert {"off", "basic"} <= set(options("diagnostics"))
+
+
+def _cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["pinn-train", *args])
+    with pytest.raises(SystemExit) as exc:
+        train.main()
+    return exc.value.code, capsys.readouterr().err.strip()
+
+
+BAD = [
+    (["pde=foo"], "pde=foo", "allen_cahn, burgers, helmholtz"),
+    (["optimizer.lr=-1"], "optimizer.lr=-1", "> 0"),
+    (["optimizer.lr=0"], "optimizer.lr=0", "> 0"),
+    (["iterations=0"], "iterations=0", ">= 1"),
+    (["model.width=0"], "model.width=0", ">= 1"),
+    (["weighting=rba", "weighting.gamma=1.5"], "weighting.gamma=1.5", "0 < gamma < 1"),
+    (["dtype=float16"], "dtype", "float32, float64"),
+    (["optimizer.lrr=3"], "optimizer.lrr", "not a key"),
+    (["hydra.run.dir=/etc/passwd/run"], "hydra.run.dir", "writable folder"),
+    (["-m", "seed=0,1", "optimizer.lr=1e-3,-2"], "optimizer.lr=-2", "> 0"),
+]
+
+
+@pytest.mark.parametrize("args,key,allowed", BAD, ids=[" ".join(b[0]) for b in BAD])
+def test_bad_input_is_one_line_before_training(monkeypatch, capsys, tmp_path, args, key, allowed):
+    monkeypatch.chdir(tmp_path)
+    code, err = _cli(monkeypatch, capsys, *args)
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("pinn-train: error:")
+    assert key in err and allowed in err
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("run.h5"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu_is_refused(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, err = _cli(monkeypatch, capsys, "device=cuda")
+    assert code == 2 and "device='cuda'" in err and "no CUDA GPU" in err

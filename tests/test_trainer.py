@@ -1,0 +1,132 @@
+"""Runs end to end: the run file, resume bit for bit, SIGKILL, divergence."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from pinn_cli import checkpoint
+from pinn_cli.errors import ConfigError, PinnError
+from pinn_cli.runlog import read_run
+from pinn_cli.trainer import run
+
+
+def _params(run_dir):
+    state = checkpoint.load(run_dir / checkpoint.CHECKPOINT, "cpu")
+    return state["model"], state["optimizer"]["state"], state["weighting"], state["step"]
+
+
+def test_run_writes_metrics_and_learns(make_cfg, tmp_path):
+    cfg = make_cfg("iterations=60", "eval_every=20", "optimizer.lr=1e-2")
+    summary = run(cfg, tmp_path)
+    assert summary["status"] == "done" and summary["steps"] == 60
+    r = read_run(tmp_path / "run.h5")
+    assert r.attrs["status"] == "done" and r.attrs["schema_version"] == 1
+    assert "pde:" in r.attrs["config"] and r.attrs["seed"] == 0
+    m = r.series["metrics"]
+    np.testing.assert_array_equal(m["step"], [0, 20, 40, 60])
+    assert set(m) >= {"loss", "loss_res", "loss_ic", "loss_bc", "rel_l2", "lr", "wall_time"}
+    assert np.all(np.diff(m["wall_time"]) > 0)
+    assert m["rel_l2"][-1] == pytest.approx(summary["final_rel_l2"])
+    assert m["loss"][-1] < m["loss"][0]
+
+
+def test_allen_cahn_rba_and_plain_differ(make_cfg, tmp_path):
+    errs = {}
+    for w in ("rba", "none"):
+        cfg = make_cfg("pde=allen_cahn", f"weighting={w}", "iterations=30", "eval_every=10")
+        errs[w] = run(cfg, tmp_path / w)["final_rel_l2"]
+        assert read_run(tmp_path / w / "run.h5").series["metrics"]["step"][-1] == 30
+    assert errs["rba"] != errs["none"]
+
+
+@pytest.mark.parametrize("weighting", ["none", "rba"])
+def test_resume_equals_uninterrupted_bit_for_bit(make_cfg, tmp_path, weighting):
+    common = [f"weighting={weighting}", "eval_every=5", "checkpoint_every=10", "optimizer.decay_every=7"]
+    run(make_cfg(*common, "iterations=30"), tmp_path / "full")
+    # stopped at 20, then continued in its own folder (what a requeued job does)
+    run(make_cfg(*common, "iterations=20"), tmp_path / "inplace")
+    run(make_cfg(*common, "iterations=30"), tmp_path / "inplace")
+    # stopped at 20, then resume=<folder> into a new folder
+    run(make_cfg(*common, "iterations=20"), tmp_path / "a")
+    run(make_cfg(*common, "iterations=30", f"resume={tmp_path / 'a'}"), tmp_path / "b")
+    ref_model, ref_opt, ref_w, _ = _params(tmp_path / "full")
+    full = read_run(tmp_path / "full" / "run.h5").series["metrics"]
+    for folder in ("inplace", "b"):
+        model, opt, w, step = _params(tmp_path / folder)
+        assert step == 30
+        for k in ref_model:
+            assert torch.equal(model[k], ref_model[k]), k
+        for k in ref_opt:
+            assert torch.equal(opt[k]["exp_avg_sq"], ref_opt[k]["exp_avg_sq"])
+        if weighting == "rba":
+            assert torch.equal(w["lam"], ref_w["lam"])
+        m = read_run(tmp_path / folder / "run.h5").series["metrics"]
+        np.testing.assert_array_equal(m["step"], full["step"])
+        np.testing.assert_array_equal(m["loss"], full["loss"])
+        np.testing.assert_array_equal(m["rel_l2"], full["rel_l2"])
+    assert str(tmp_path / "a") in read_run(tmp_path / "b" / "run.h5").attrs["resumed_from"]
+    assert read_run(tmp_path / "a" / "run.h5").series["metrics"]["step"][-1] == 20  # untouched
+
+
+def test_resume_refuses_a_changed_model(make_cfg, tmp_path):
+    run(make_cfg("iterations=10"), tmp_path / "a")
+    with pytest.raises(ConfigError, match="model"):
+        run(make_cfg("iterations=20", "model.width=17", f"resume={tmp_path / 'a'}"), tmp_path / "b")
+
+
+def test_finished_run_folder_is_never_overwritten(make_cfg, tmp_path):
+    (tmp_path / "run.h5").write_bytes(b"user data")
+    with pytest.raises(PinnError, match="nothing is overwritten"):
+        run(make_cfg("iterations=5"), tmp_path)
+    assert (tmp_path / "run.h5").read_bytes() == b"user data"
+
+
+def test_diverging_run_stops_with_a_readable_file(make_cfg, tmp_path):
+    cfg = make_cfg("pde=allen_cahn", "optimizer.lr=1e3", "iterations=400", "log_every=10",
+                   "eval_every=10")
+    summary = run(cfg, tmp_path)
+    assert summary["status"] == "diverged" and summary["steps"] < 400
+    r = read_run(tmp_path / "run.h5")
+    assert r.attrs["status"] == "diverged" and len(r.series["metrics"]["step"]) >= 1
+
+
+SCRIPT = """
+import sys
+from hydra import compose, initialize_config_module
+from pinn_cli.trainer import run
+with initialize_config_module("pinn_cli.conf", version_base=None):
+    cfg = compose("train", overrides=sys.argv[2:])
+run(cfg, sys.argv[1])
+"""
+
+
+def test_sigkilled_run_file_opens_with_its_completed_records(tmp_path, ref_cache):
+    args = [sys.executable, "-c", SCRIPT, str(tmp_path), "device=cpu", "iterations=100000",
+            "eval_every=1", "model.depth=2", "model.width=8", "pde.n_collocation=64",
+            f"reference_cache={ref_cache}"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            time.sleep(0.5)
+            try:
+                if len(read_run(tmp_path / "run.h5").series["metrics"]["step"]) > 50:
+                    break
+            except PinnError:
+                pass
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    r = read_run(tmp_path / "run.h5")
+    m = r.series["metrics"]
+    n = len(m["step"])
+    assert r.attrs["status"] == "running" and n > 50
+    np.testing.assert_array_equal(m["step"], np.arange(n))
+    assert all(len(v) == n and np.all(np.isfinite(v)) for v in m.values())
