@@ -27,6 +27,7 @@ import pinn_cli
 from pinn_cli import checkpoint
 from pinn_cli.config_check import DTYPES, check_config, instantiate, resolve_device
 from pinn_cli.diagnostics.recorder import StepState
+from pinn_cli.diagnostics.snr import batch_gradients_from_taps, naive_batch_gradients
 from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.models.fields import Field
 from pinn_cli.progress import Reporter
@@ -59,6 +60,8 @@ class Trainer:
         self.optimizer, self.scheduler = instantiate(cfg.optimizer).build(self.model.parameters())
         self.weighting = instantiate(cfg.weighting)
         self.recorder = instantiate(cfg.diagnostics).recorder(cfg.eval_every)
+        snr = [p for p in self.recorder.probes if p.needs_capture]
+        self.snr_batches = snr[0].batches if snr else 0
         points = self.pde.sample(np.random.default_rng(cfg.seed))
         self.points = {k: self._tensor(v) for k, v in points.items()}  # (N_k, d) each
         self.term_names = list(self.pde.loss_weights)
@@ -83,14 +86,34 @@ class Trainer:
         loss = sum(self.pde.loss_weights[k] * terms[k] for k in self.term_names)
         return loss, terms, res
 
-    def step(self):
-        """One iteration: residuals, weighting update, backward, Adam step, schedule step."""
+    def forward_backward(self, capture: bool = False, update_weights: bool = True):
+        """Gradients of the loss at the current parameters -> (loss, terms, residuals, batch_grads).
+
+        With ``capture``, also every SNR batch gradient (:mod:`pinn_cli.diagnostics.snr`): from
+        this backward itself where the derivative streams allow it, else one backward per batch.
+        """
         self.optimizer.zero_grad(set_to_none=True)
-        loss, terms, res = self.loss(update_weights=True)
-        loss.backward()
+        batch_grads = None
+        fast = capture and self.field.engine == "streams"
+        if capture and not fast:
+            batch_grads = naive_batch_gradients(self, self.snr_batches)
+        self.field.taps = [] if fast else None
+        try:
+            loss, terms, res = self.loss(update_weights)
+            loss.backward()
+            if fast:
+                batch_grads = batch_gradients_from_taps(self.field.taps,
+                                                        self.model.weight_matrices(), self.snr_batches)
+        finally:
+            self.field.taps = None
+        return loss, terms, res, batch_grads
+
+    def step(self, capture: bool = False):
+        """One iteration: residuals, weighting update, backward, Adam step, schedule step."""
+        out = self.forward_backward(capture)
         self.optimizer.step()
         self.scheduler.step()
-        return loss, terms, res
+        return out
 
     @torch.no_grad()
     def rel_l2(self) -> torch.Tensor:
@@ -108,18 +131,17 @@ class Trainer:
         try:
             for i in range(start, cfg.iterations):
                 probes = self.recorder.due(i)
-                rel = self.rel_l2() if probes else None
+                before = {p.group: p.before(self, i) for p in probes}
                 lr = self.scheduler.get_last_lr()[0]
-                loss, terms, res = self.step()
+                loss, terms, res, grads = self.step(any(p.needs_capture for p in probes))
                 if self.loss_ref is None:
                     self.loss_ref = loss.detach()
                 # NaN compares false, so this also catches NaN and inf; no host sync here
                 bad |= ~(loss.detach() <= cfg.divergence_factor * self.loss_ref)
                 done = i + 1
                 if probes:
-                    state = StepState(i, loss, terms, res, lr, time.perf_counter() - t0, rel)
-                    self._record(probes, state)
-                    last_err = rel
+                    state = StepState(i, loss, terms, res, lr, time.perf_counter() - t0, before, grads)
+                    last_err = self._record(probes, state).get("metrics", {}).get("rel_l2", last_err)
                 reporter.advance(i)
                 log_now, ckpt_now = done % cfg.log_every == 0, done % cfg.checkpoint_every == 0
                 if log_now or ckpt_now or done == cfg.iterations:
@@ -127,7 +149,7 @@ class Trainer:
                         status = "diverged"
                         break
                     if log_now:
-                        reporter.report(i, loss.item(), None if last_err is None else last_err.item())
+                        reporter.report(i, loss.item(), last_err)
                     if ckpt_now:
                         self._checkpoint(done, time.perf_counter() - t0)
         except KeyboardInterrupt:
@@ -139,9 +161,12 @@ class Trainer:
         reporter.close()
         return self._finish(status, done, time.perf_counter() - t0)
 
-    def _record(self, probes, state: StepState) -> None:
-        for p in probes:
-            self.writer.append(p.group, state.step, **p.record(self, state))
+    def _record(self, probes, state: StepState) -> dict:
+        """Write one record per probe; -> {group: record} (host arrays)."""
+        records = {p.group: p.record(self, state) for p in probes}
+        for group, rec in records.items():
+            self.writer.append(group, state.step, **rec)
+        return records
 
     def _checkpoint(self, step: int, wall: float) -> None:
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
@@ -152,13 +177,14 @@ class Trainer:
         summary = {"status": status, "steps": steps, "run_dir": str(self.run_dir)}
         if status == "done":
             self._checkpoint(steps, wall)
+            # the trained network: every probe that does not need a training step records it
+            final = [p for p in self.recorder.probes if not p.needs_capture]
+            before = {p.group: p.before(self, steps) for p in final}
             with torch.enable_grad():
                 loss, terms, res = self.loss(update_weights=False)
-            rel = self.rel_l2()
-            if any(p.group == "metrics" for p in self.recorder.probes):
-                metrics = next(p for p in self.recorder.probes if p.group == "metrics")
-                state = StepState(steps, loss, terms, res, self.scheduler.get_last_lr()[0], wall, rel)
-                self._record([metrics], state)
+            state = StepState(steps, loss, terms, res, self.scheduler.get_last_lr()[0], wall, before)
+            self._record(final, state)
+            rel = before["metrics"] if "metrics" in before else self.rel_l2()
             summary.update(final_loss=loss.item(), final_rel_l2=rel.item())
         elif status == "diverged":
             log.error("diverged: the loss became NaN, inf or over divergence_factor=%g times its "

@@ -110,6 +110,7 @@ run(cfg, sys.argv[1])
 def test_sigkilled_run_file_opens_with_its_completed_records(tmp_path, ref_cache):
     args = [sys.executable, "-c", SCRIPT, str(tmp_path), "device=cpu", "iterations=100000",
             "eval_every=1", "model.depth=2", "model.width=8", "pde.n_collocation=64",
+            "diagnostics=full", "diagnostics.snr.batches=8", "diagnostics.residual_map.every=5",
             f"reference_cache={ref_cache}"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -130,3 +131,7 @@ def test_sigkilled_run_file_opens_with_its_completed_records(tmp_path, ref_cache
     assert r.attrs["status"] == "running" and n > 50
     np.testing.assert_array_equal(m["step"], np.arange(n))
     assert all(len(v) == n and np.all(np.isfinite(v)) for v in m.values())
+    for group in ("snr", "residual", "residual_map", "entropy", "weights"):  # diagnostics too
+        data = r.series[group]
+        assert len(data["step"]) > 5 and np.all(np.diff(data["step"]) > 0)
+        assert all(len(v) == len(data["step"]) for v in data.values())

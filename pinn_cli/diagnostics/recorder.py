@@ -23,12 +23,12 @@ class StepState:
 
     step: int
     loss: torch.Tensor                       # () total loss of this step
-    terms: dict[str, torch.Tensor]           # () each, unweighted mean squares by term
+    terms: dict[str, torch.Tensor]           # () each, the mean squares as they enter the loss
     residuals: dict[str, torch.Tensor]       # (N_k,) pointwise residuals before weighting
     lr: float
     wall_time: float
-    rel_l2: torch.Tensor | None = None       # () error of the parameters the step started from
-    extra: dict = field(default_factory=dict)
+    before: dict = field(default_factory=dict)        # group -> what Probe.before measured
+    batch_grads: list | None = None          # (B, out, in) per weight matrix, when captured
 
 
 class Probe:
@@ -49,25 +49,34 @@ class Probe:
     def due(self, step: int) -> bool:
         return self.cadence.due(step)
 
+    def before(self, trainer, step: int):
+        """Measure, before the step's update, what must describe the step's own parameters."""
+        return None
+
     def record(self, trainer, state: StepState) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
 
 class MetricsProbe(Probe):
-    """/metrics: loss, each loss term, rel-L2, learning rate, wall time."""
+    """/metrics: loss, each loss term, the unweighted residual mean square, rel-L2, lr, wall time."""
 
     group = "metrics"
 
     def spec(self, trainer):
-        names = ["loss", *(f"loss_{k}" for k in trainer.term_names), "rel_l2", "lr", "wall_time"]
+        names = ["loss", *(f"loss_{k}" for k in trainer.term_names), "res_mse", "rel_l2", "lr",
+                 "wall_time"]
         return SeriesSpec({n: ((), "f8") for n in names})
+
+    def before(self, trainer, step):
+        return trainer.rel_l2()
 
     def record(self, trainer, state):
         values = torch.stack([state.loss.detach(), *(t.detach() for t in state.terms.values()),
-                              state.rel_l2]).double().cpu().numpy()     # one copy to the host
-        out = {"loss": values[0], "rel_l2": values[-1], "lr": state.lr,
+                              state.residuals["res"].detach().square().mean(),
+                              state.before["metrics"]]).double().cpu().numpy()  # one host copy
+        out = {"loss": values[0], "res_mse": values[-2], "rel_l2": values[-1], "lr": state.lr,
                "wall_time": state.wall_time}
-        out.update({f"loss_{k}": v for k, v in zip(state.terms, values[1:-1])})
+        out.update({f"loss_{k}": v for k, v in zip(state.terms, values[1:-2])})
         return out
 
 

@@ -43,11 +43,12 @@ class AllenCahn(PDE):
         return {"res": self.latin_hypercube(self.n_collocation, rng),              # (N, 2)
                 "ic": np.stack([np.zeros_like(x_ic), x_ic], axis=1)}                # (N_ic, 2)
 
-    def residuals(self, net, points):
-        d = net.derivatives(points["res"], ("u_t", "u_xx"))
-        r = d.u_t - self.eps * d.u_xx + 5 * d.u**3 - 5 * d.u
-        x_ic = points["ic"][:, 1]
-        return {"res": r, "ic": net(points["ic"]) - self.u0(x_ic)}
+    def residual(self, net, x):
+        d = net.derivatives(x, ("u_t", "u_xx"))
+        return d.u_t - self.eps * d.u_xx + 5 * d.u**3 - 5 * d.u
+
+    def conditions(self, net, points):
+        return {"ic": net(points["ic"]) - self.u0(points["ic"][:, 1])}
 
     def reference(self, cache):
         sol = cache.get("allen_cahn", {"eps": self.eps, **self.reference_params}, solve_allen_cahn)

@@ -66,12 +66,20 @@ class PDE(ABC):
         """Fixed training points, ``{"res": (N, d), "ic": (N_ic, d), ...}``, from one generator."""
 
     @abstractmethod
-    def residuals(self, net, points: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Pointwise residuals, one (N_k,) tensor per loss term; ``"res"`` is the PDE residual.
+    def residual(self, net, x: torch.Tensor) -> torch.Tensor:
+        """The PDE residual r(x) at points x (N, d) -> (N,); zero for the exact solution.
 
         ``net`` is a :class:`pinn_cli.models.fields.Field`: ``net(x)`` gives u (N,),
         ``net.derivatives(x, names)`` gives u and its named derivatives.
         """
+
+    @abstractmethod
+    def conditions(self, net, points: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Initial/boundary residuals, one (N_k,) tensor per term (``ic``, ``bc``)."""
+
+    def residuals(self, net, points: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every loss term's pointwise residual: ``{"res": r (N,), **conditions}``."""
+        return {"res": self.residual(net, points["res"]), **self.conditions(net, points)}
 
     @abstractmethod
     def reference(self, cache) -> Reference:

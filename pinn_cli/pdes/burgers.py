@@ -45,12 +45,12 @@ class Burgers(PDE):
                 "ic": np.stack([np.zeros_like(x_ic), x_ic], axis=1),                 # (N_ic, 2)
                 "bc": np.concatenate(bc)}                                            # (2 N_bc, 2)
 
-    def residuals(self, net, points):
-        d = net.derivatives(points["res"], ("u_t", "u_x", "u_xx"))
-        r = d.u_t + d.u * d.u_x - self.nu * d.u_xx
-        x_ic = points["ic"][:, 1]
-        return {"res": r,
-                "ic": net(points["ic"]) + torch.sin(torch.pi * x_ic),
+    def residual(self, net, x):
+        d = net.derivatives(x, ("u_t", "u_x", "u_xx"))
+        return d.u_t + d.u * d.u_x - self.nu * d.u_xx
+
+    def conditions(self, net, points):
+        return {"ic": net(points["ic"]) + torch.sin(torch.pi * points["ic"][:, 1]),
                 "bc": net(points["bc"])}
 
     def reference(self, cache):

@@ -50,11 +50,12 @@ class Helmholtz(PDE):
         return {"res": self.latin_hypercube(self.n_collocation, rng),              # (N, 2)
                 "bc": np.concatenate(sides)}                                        # (4 N_bc, 2)
 
-    def residuals(self, net, points):
-        xy = points["res"]
+    def residual(self, net, xy):
         d = net.derivatives(xy, ("u_xx", "u_yy"))
-        r = d.u_xx + d.u_yy + self.k**2 * d.u - self.source(xy[:, 0], xy[:, 1])
-        return {"res": r, "bc": net(points["bc"])}
+        return d.u_xx + d.u_yy + self.k**2 * d.u - self.source(xy[:, 0], xy[:, 1])
+
+    def conditions(self, net, points):
+        return {"bc": net(points["bc"])}
 
     def reference(self, cache):
         axis = np.linspace(-1.0, 1.0, int(self.reference_params["n"]))

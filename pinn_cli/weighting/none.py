@@ -13,8 +13,12 @@ class NoWeighting:
     def update(self, residuals: dict[str, torch.Tensor]) -> None:
         """Advance the scheme's state with this iteration's (detached) residuals."""
 
-    def apply(self, residuals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Pointwise residuals -> pointwise residuals that enter the squared loss."""
+    def apply(self, residuals: dict[str, torch.Tensor], rows=None) -> dict[str, torch.Tensor]:
+        """Pointwise residuals -> pointwise residuals that enter the squared loss.
+
+        ``rows`` (an index or slice) says which points the re-weighted term holds, when it is
+        a subset (one SNR batch); None means all of them.
+        """
         return residuals
 
     def __call__(self, residuals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -69,8 +69,9 @@ class RBA(NoWeighting):
             self.lam.mul_(self.gamma).add_(self.eta * n)
         self.started = True
 
-    def apply(self, residuals):
-        return {**residuals, self.term: self.lam * residuals[self.term]}
+    def apply(self, residuals, rows=None):
+        lam = self.lam if rows is None else self.lam[rows]
+        return {**residuals, self.term: lam * residuals[self.term]}
 
     def weights(self):
         return {self.term: self.lam}

@@ -1,0 +1,95 @@
+"""Batch-gradient signal-to-noise ratio.
+
+The N collocation points are split into B fixed batches of n = N / B consecutive points (the
+Latin hypercube points come in random order, so consecutive blocks are random batches). The loss
+of batch b is its re-weighted residual term plus the full initial/boundary terms,
+
+    L_b = w_res mean_{i in b} (lambda_i r_i)^2 + sum_{k != res} w_k L_k,
+
+and g_b = dL_b / dW for every weight matrix W (biases excluded). Over the batches, with the
+elementwise mean mu and population standard deviation sigma,
+
+    SNR   = ||mu|| / ||sigma||           (all weight matrices concatenated; per layer: ||mu_l|| / ||sigma_l||)
+    phi   = ||mu|| / ||s||,  s = sqrt(mean_b g_b^2),   so  ||s||^2 = ||mu||^2 + ||sigma||^2
+    SNR   = phi / sqrt(1 - phi^2).
+
+Fast path. With derivative streams every weight matrix is used in one matmul Z = H W^T over the
+rows (streams x points), so the full-loss gradient is dL/dW = sum_rows dL/dZ_row^T H_row. Summing
+the rows of batch b alone gives C_b, batch b's share; the rest of dL/dW (the initial/boundary
+terms, whose rows are outside the residual forward) is common to all batches. Hence
+
+    g_b = (N / n) C_b + (dL/dW - sum_b C_b),
+
+every batch gradient from the training step's own backward pass plus one batched matmul per layer.
+It is measured at the parameters the step starts from (the paper measures after the step: one
+Adam step apart). The naive path, one backward per batch, is kept as the reference and as the
+fallback for models without streams.
+"""
+from __future__ import annotations
+
+import torch
+
+from pinn_cli.errors import ConfigError
+
+
+def snr_stats(grads: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Statistics of batch gradients.
+
+    Args:
+        grads: one (B, *shape_l) tensor per weight matrix: the B batch gradients.
+
+    Returns:
+        ``global`` (), ``per_layer`` (L,), ``order`` () and ``order_per_layer`` (L,), on the device.
+    """
+    mu2 = torch.stack([g.mean(0).square().sum() for g in grads])                   # (L,)
+    var = torch.stack([g.var(0, unbiased=False).sum() for g in grads])             # (L,) ||sigma_l||^2
+    snr_l = mu2.sqrt() / var.sqrt()
+    order_l = mu2.sqrt() / (mu2 + var).sqrt()
+    return {"global": mu2.sum().sqrt() / var.sum().sqrt(), "per_layer": snr_l,
+            "order": mu2.sum().sqrt() / (mu2.sum() + var.sum()).sqrt(), "order_per_layer": order_l}
+
+
+def check_batches(n_points: int, batches: int) -> int:
+    """Points per batch; B must divide N so that the batches are equal."""
+    if batches < 2 or n_points % batches:
+        raise ConfigError("diagnostics.snr.batches", batches,
+                          f"an integer >= 2 that divides pde.n_collocation={n_points}")
+    return n_points // batches
+
+
+def batch_gradients_from_taps(taps, weights: list[torch.Tensor], batches: int) -> list[torch.Tensor]:
+    """Every batch gradient from one backward pass through a stream forward.
+
+    Args:
+        taps: [(H (S, N, in), Z (S, N, out) with .grad)] per layer, from the residual forward.
+        weights: the weight matrices, whose ``.grad`` holds the full-loss gradient dL/dW.
+        batches: B; the batches are consecutive blocks of the N points.
+
+    Returns:
+        one (B, out, in) tensor per layer: g_b for each batch.
+    """
+    out = []
+    for (h, z), w in zip(taps, weights):
+        s, n, d_in = h.shape
+        nb = n // batches
+        hb = h.reshape(s, batches, nb, d_in).permute(1, 0, 2, 3).reshape(batches, s * nb, d_in)
+        gz = z.grad.reshape(s, batches, nb, -1).permute(1, 0, 2, 3).reshape(batches, s * nb, -1)
+        share = gz.transpose(1, 2) @ hb                     # (B, out, in): C_b
+        common = w.grad - share.sum(0)                      # (out, in): initial/boundary terms
+        out.append(batches * share + common)                # N / n = B
+    return out
+
+
+def naive_batch_gradients(trainer, batches: int) -> list[torch.Tensor]:
+    """The reference: one backward per batch, at the current parameters and weights."""
+    weights = trainer.model.weight_matrices()
+    pts, pde = trainer.points, trainer.pde
+    nb = check_batches(len(pts["res"]), batches)
+    per_batch = []
+    for b in range(batches):
+        rows = slice(b * nb, (b + 1) * nb)
+        res = {"res": pde.residual(trainer.field, pts["res"][rows]), **pde.conditions(trainer.field, pts)}
+        weighted = trainer.weighting.apply(res, rows=rows)
+        loss = sum(pde.loss_weights[k] * weighted[k].square().mean() for k in trainer.term_names)
+        per_batch.append(torch.autograd.grad(loss, weights))
+    return [torch.stack([g[l] for g in per_batch]) for l in range(len(weights))]
