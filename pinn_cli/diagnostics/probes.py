@@ -73,18 +73,20 @@ class ResidualMapProbe(Probe):
     def __init__(self, cadence, grid: list[int]):
         super().__init__(cadence)
         self.shape = tuple(int(n) for n in grid)
+        self.points = None
 
     def _axes(self, trainer):
         return trainer.pde.evaluation_grid(self.shape)
 
     def spec(self, trainer):
-        self.points = trainer._tensor(grid_points(self._axes(trainer)))             # (M, d)
         return SeriesSpec({"map": (self.shape, "f4")}, compress=True)
 
     def static(self, trainer):
         return {f"grid/{a}": ax for a, ax in zip(trainer.pde.axes, self._axes(trainer))}
 
     def before(self, trainer, step):
+        if self.points is None:
+            self.points = trainer._tensor(grid_points(self._axes(trainer)))         # (M, d)
         return residual_map(trainer.pde, trainer.field, self.points, self.shape)
 
     def record(self, trainer, state):

@@ -8,29 +8,90 @@ input coordinates i, j follow from the chain rule:
 
 with h_0 = x, (h_0)_i = e_i, (h_0)_ij = 0. The value and all derivative streams share W, so one
 matmul over the stacked streams, (S*N, w) x (w, w'), serves them all; the bias enters the value
-stream only. Compared with nested ``torch.autograd.grad``, this builds one forward graph instead
-of a graph of a graph, and every weight matrix is used in exactly one matmul, which makes its
-gradient a plain sum of outer products over rows (points x streams). The batch-gradient SNR uses
-that: summing the rows per batch gives every batch gradient from the training step's own backward.
+stream only. Every weight matrix is used in exactly one matmul, which makes its gradient a plain
+sum of outer products over rows (points x streams): the batch-gradient SNR uses that.
+
+The activation step is one autograd Function (:class:`StreamActivation`) with a hand-written
+backward. Written with ordinary tensor ops, each slice of the stacked tensor would get a backward
+that allocates and zero-fills a full (S, N, w) gradient, and each op a fresh output; on a CPU,
+page-faulting fresh memory costs several times the arithmetic. The backward, with
+s1 = sigma'(z0), s2 = sigma''(z0), s3 = sigma'''(z0) and output gradients g:
+
+    dz_ij = g_ij s1
+    dz_i  = g_i s1 + sum_{pairs (i, j)} g_ij s2 z_j        (z_j counted twice when i = j)
+    dz_0  = g_0 s1 + sum_i g_i s2 z_i + sum_{(i, j)} g_ij (s2 z_ij + s3 z_i z_j)
 """
 from __future__ import annotations
 
 import torch
 
 
-def _tanh(z):
-    s = torch.tanh(z)
-    ds = 1 - s * s
-    return s, ds, -2 * s * ds
+def _tanh(z0, out):
+    s = torch.tanh(z0, out=out)
+    s1 = torch.mul(s, s).neg_().add_(1)
+    s2 = torch.mul(s, s1).mul_(-2)
+    return s, s1, s2
 
 
-def _sin(z):
-    s = torch.sin(z)
-    return s, torch.cos(z), -s
+def _tanh_third(s, s1, s2):
+    return -2 * s1 * s1 - 2 * s * s2
 
 
-# activation -> z -> (sigma, sigma', sigma'')
-ACTIVATIONS = {"tanh": _tanh, "sin": _sin}
+def _sin(z0, out):
+    c = torch.cos(z0)                                    # before z0 (= out) is overwritten
+    s = torch.sin(z0, out=out)
+    return s, c, -s
+
+
+def _sin_third(s, s1, s2):
+    return -s1
+
+
+# activation -> (z0 -> (sigma, sigma', sigma''), (sigma, sigma', sigma'') -> sigma''')
+ACTIVATIONS = {"tanh": (_tanh, _tanh_third), "sin": (_sin, _sin_third)}
+
+
+class StreamActivation(torch.autograd.Function):
+    """(z (S, N, w), b (w,)) -> h (S, N, w): the activation of the value stream z[0] + b and of
+    every derivative stream, as in the module docstring. ``first`` lists the streams 1..F, and
+    ``pairs`` gives, for each second-derivative stream, the stream indices of its (i, j)."""
+
+    @staticmethod
+    def forward(ctx, z, b, activation: str, n_first: int, pairs: tuple):
+        act, _ = ACTIVATIONS[activation]
+        h = torch.empty_like(z)
+        s, s1, s2 = act(torch.add(z[0], b, out=h[0]), out=h[0])
+        torch.mul(z[1:1 + n_first], s1, out=h[1:1 + n_first])
+        for k, (i, j) in enumerate(pairs):
+            p = 1 + n_first + k
+            torch.mul(z[p], s1, out=h[p])
+            h[p].addcmul_(z[i] * z[j], s2)
+        ctx.save_for_backward(z, h, s1, s2)              # s is h[0]; an output view can't be saved
+        ctx.activation, ctx.n_first, ctx.pairs = activation, n_first, pairs
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        z, h, s1, s2 = ctx.saved_tensors
+        s = h[0]
+        n_first, pairs = ctx.n_first, ctx.pairs
+        dz = torch.empty_like(z)
+        torch.mul(g, s1, out=dz)                         # every stream: g s1
+        dz0, tmp = dz[0], torch.empty_like(s)
+        for i in range(1, 1 + n_first):
+            dz0.addcmul_(torch.mul(g[i], z[i], out=tmp), s2)
+        if pairs:
+            s3 = ACTIVATIONS[ctx.activation][1](s, s1, s2)
+        for k, (i, j) in enumerate(pairs):
+            p = 1 + n_first + k
+            gp = g[p]
+            dz0.addcmul_(torch.mul(gp, z[p], out=tmp), s2)
+            dz0.addcmul_(torch.mul(z[i], z[j], out=tmp).mul_(gp), s3)
+            torch.mul(gp, s2, out=tmp)
+            dz[i].addcmul_(tmp, z[j])
+            dz[j].addcmul_(tmp, z[i])
+        return dz, dz0.sum(0), None, None, None
 
 
 def stream_forward(x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tensor]],
@@ -50,9 +111,9 @@ def stream_forward(x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tenso
     Returns:
         (S, N, m): stream 0 is u, then one per ``first``, then one per ``second``.
     """
-    act = ACTIVATIONS[activation]
     n, d = x.shape
-    pos = {i: 1 + k for k, i in enumerate(first)}  # stream index of each first derivative
+    pos = {i: 1 + k for k, i in enumerate(first)}               # stream index of d/dx_i
+    pairs = tuple((pos[i], pos[j]) for i, j in second)
     eye = torch.eye(d, dtype=x.dtype, device=x.device)
     h = torch.cat([x[None],                                                 # (1, N, d)
                    eye[first][:, None, :].expand(len(first), n, d),         # (F, N, d)
@@ -62,12 +123,7 @@ def stream_forward(x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tenso
         if taps is not None:
             z.retain_grad()
             taps.append((h, z))
-        z0 = z[0] + b                                      # (N, out) value stream
         if l == len(params) - 1:
-            return torch.cat([z0[None], z[1:]])
-        s, ds, dds = act(z0)                               # (N, out) each
-        h_first = ds * z[1:1 + len(first)]                 # (F, N, out)
-        h_second = [ds * z[1 + len(first) + k] + dds * z[pos[i]] * z[pos[j]]
-                    for k, (i, j) in enumerate(second)]    # P x (N, out)
-        h = torch.cat([s[None], h_first, *(t[None] for t in h_second)])
+            return torch.cat([(z[0] + b)[None], z[1:]])          # (S, N, m), m is small
+        h = StreamActivation.apply(z, b, activation, len(first), pairs)
     raise ValueError("params must hold at least one layer")
