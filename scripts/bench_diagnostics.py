@@ -1,7 +1,8 @@
 """What the diagnostics cost, on the paper network (6 x 128 tanh, Allen-Cahn, 25,600 points).
 
 Prints, from one process:
-  - the median training step with no capture, and with the SNR capture (fast path);
+  - the median training step with no capture, and with the SNR capture (fast path), timed
+    round-robin with the naive SNR so that machine drift hits all three alike;
   - the naive SNR (one backward per batch, 100 batches of 256) against the fast one: time,
     and the agreement of the SNR values;
   - the cost of every probe of the ``paper`` preset, and their total over a 300,000-step run
@@ -18,7 +19,7 @@ import time
 
 import torch
 
-from benchlib import median_time, sync, trainer
+from benchlib import alternating, median_time, trainer
 from pinn_cli.diagnostics.recorder import StepState
 from pinn_cli.diagnostics.snr import naive_batch_gradients, snr_stats
 
@@ -36,10 +37,12 @@ def main() -> None:
     print(f"paper network on {dev}: depth 6, width 128, {len(tr.points['res'])} points, "
           f"engine {tr.field.engine}, torch {torch.__version__}, threads {torch.get_num_threads()}")
 
-    t_plain = median_time(lambda: tr.forward_backward(capture=False, update_weights=False), args.repeats, dev)
-    t_capture = median_time(lambda: tr.forward_backward(capture=True, update_weights=False), args.repeats, dev)
+    med = alternating({
+        "plain": lambda: tr.forward_backward(capture=False, update_weights=False),
+        "capture": lambda: tr.forward_backward(capture=True, update_weights=False),
+        "naive": lambda: naive_batch_gradients(tr, tr.snr_batches)}, args.repeats, dev)
+    t_plain, t_capture, t_naive = med["plain"], med["capture"], med["naive"]
     *_, fast = tr.forward_backward(capture=True, update_weights=False)
-    t_naive = median_time(lambda: naive_batch_gradients(tr, tr.snr_batches), max(2, args.repeats // 2), dev, warmup=0)
     naive = naive_batch_gradients(tr, tr.snr_batches)
     s_fast, s_naive = snr_stats(fast), snr_stats(naive)
     rel = abs(s_fast["global"] / s_naive["global"] - 1).item()

@@ -3,7 +3,9 @@ written here as the baseline) against pinn-cli's own step with diagnostics off.
 
 Both take the same network weights and points (Allen-Cahn residual + initial condition, Adam),
 run alternately in one process, and report the median of ``--steps`` steps after warm-up, the
-speed-up of pinn-cli over the baseline (`speed-up: X.XX`) and the peak memory of each.
+speed-up of pinn-cli's default step over the baseline (`speed-up: X.XX`) and the peak memory
+of each (on the CPU, measured in a fresh process per variant). pinn-cli with engine=autograd
+(nested autograd, chunked) is shown too.
 
     python scripts/bench_step.py [--device cuda] [--steps 10] [--size paper|small|both]
 """
@@ -11,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import resource
-import statistics
-import time
+import subprocess
+import sys
 
 import torch
 
-from benchlib import sync, trainer
+from benchlib import alternating, trainer
 
 SIZES = {"paper": (6, 128, 25600), "small": (4, 64, 2048)}
 
@@ -37,49 +38,67 @@ def baseline_step(model, opt, x, x_ic, u_ic, eps=1e-4):
     return loss
 
 
-def peak_bytes(device, fn) -> int:
-    """Peak memory of fn(): CUDA allocator peak, or growth of this process's max RSS on CPU."""
+def peak_bytes(size: str, device: str, name: str) -> int:
+    """Peak memory of one variant's step: the CUDA allocator's peak, or on the CPU the peak
+    resident memory of a fresh process over two steps, above its resident memory before them."""
     if torch.device(device).type == "cuda":
+        runs = variants(size, device)
+        runs[name]()
         torch.cuda.reset_peak_memory_stats()
-        fn()
+        runs[name]()
         return torch.cuda.max_memory_allocated()
-    gc.collect()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = subprocess.run([sys.executable, __file__, "--peak-of", name, "--size", size,
+                          "--device", device], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1])
+
+
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+
+def _peak_child(size: str, device: str, name: str) -> None:
+    """Print the peak resident memory of two steps above the resident memory before them."""
+    fn = variants(size, device)[name]
     fn()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:      # reset the high-water mark (VmHWM)
+        f.write("5")
+    before = _status_kib("VmRSS")
+    fn()
+    fn()
+    print((_status_kib("VmHWM") - before) * 1024)
 
 
-def bench(size: str, device: str, steps: int, warmup: int) -> None:
+def variants(size: str, device: str) -> dict:
+    """name -> one training step: the baseline, and pinn-cli's step with each engine."""
     depth, width, n = SIZES[size]
-    tr = trainer([f"pde=allen_cahn", f"model.depth={depth}", f"model.width={width}",
-                  f"pde.n_collocation={n}", "diagnostics=off", f"device={device}"])
-    dev = tr.device
-    base_model = type(tr.model)(2, depth=depth, width=width).to(dev, tr.dtype)
+    common = ["pde=allen_cahn", f"model.depth={depth}", f"model.width={width}",
+              f"pde.n_collocation={n}", "diagnostics=off", f"device={device}"]
+    tr = trainer(common)                               # the default: engine auto, chunked
+    alt = trainer(common + ["engine=autograd"])
+    base_model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
     base_model.load_state_dict(tr.model.state_dict())
     base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
     x, x_ic = tr.points["res"], tr.points["ic"]
     u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
-    runs = {"baseline (nested autograd)": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
-            f"pinn-cli ({tr.field.engine})": lambda: tr.step()}
-    # peak memory first, each on a fresh high-water mark where the platform allows it
-    peaks = {name: peak_bytes(dev, fn) for name, fn in reversed(list(runs.items()))}
-    for _ in range(warmup):
-        for fn in runs.values():
-            fn()
-    times = {name: [] for name in runs}
-    for _ in range(steps):                       # alternate, so drift hits both alike
-        for name, fn in runs.items():
-            sync(dev)
-            t0 = time.perf_counter()
-            fn()
-            sync(dev)
-            times[name].append(time.perf_counter() - t0)
+    return {"baseline (nested autograd)": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
+            f"pinn-cli (default: {tr.field.engine}, chunk {tr.chunk})": tr.step,
+            f"pinn-cli (engine=autograd, chunk {alt.chunk})": alt.step}
+
+
+def bench(size: str, device: str, steps: int, warmup: int) -> None:
+    depth, width, n = SIZES[size]
+    runs = variants(size, device)
+    dev = torch.device(device)
+    med = alternating(runs, steps, dev, warmup)          # round-robin: drift hits all alike
+    peaks = {name: peak_bytes(size, device, name) for name in runs}
     print(f"\n{size} network: depth {depth}, width {width}, {n} points, {dev}, "
           f"{torch.get_num_threads()} threads, median of {steps} steps after {warmup} warm-up")
-    med = {k: statistics.median(v) for k, v in times.items()}
     for name in runs:
-        print(f"  {name:<28} {med[name] * 1e3:9.1f} ms   peak memory {peaks[name] / 2**20:8.1f} MiB")
+        print(f"  {name:<42} {med[name] * 1e3:9.1f} ms   peak memory {peaks[name] / 2**20:8.1f} MiB")
     names = list(runs)
+    print(f"  engine=autograd over the baseline: {med[names[0]] / med[names[2]]:.2f}x")
     print(f"  speed-up: {med[names[0]] / med[names[1]]:.2f}")
 
 
@@ -89,7 +108,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--size", default="both", choices=["paper", "small", "both"])
+    ap.add_argument("--peak-of", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.peak_of:
+        return _peak_child(args.size, args.device, args.peak_of)
     print(f"torch {torch.__version__}")
     for size in (["small", "paper"] if args.size == "both" else [args.size]):
         bench(size, args.device, args.steps, args.warmup)

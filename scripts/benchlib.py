@@ -28,6 +28,22 @@ def median_time(fn, repeats: int, device="cpu", warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def alternating(fns: dict, rounds: int, device="cpu", warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each fn, timed round-robin so that machine drift hits all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def compose_cfg(overrides: list[str]):
     with initialize_config_module("pinn_cli.conf", version_base=None):
         return compose("train", overrides=overrides)

@@ -14,7 +14,7 @@ import torch
 from pinn_cli import checkpoint
 from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.runlog import read_run
-from pinn_cli.trainer import run
+from pinn_cli.trainer import Trainer, run
 
 
 def _params(run_dir):
@@ -75,6 +75,20 @@ def test_resume_equals_uninterrupted_bit_for_bit(make_cfg, tmp_path, weighting):
     assert read_run(tmp_path / "a" / "run.h5").series["metrics"]["step"][-1] == 20  # untouched
 
 
+@pytest.mark.parametrize("engine", ["streams", "autograd"])
+def test_chunked_residual_gives_the_same_loss_and_gradients(make_cfg, tmp_path, engine):
+    grads = []
+    for chunk in (0, 50):
+        tr = Trainer(make_cfg("dtype=float64", "weighting=rba", f"chunk_size={chunk}",
+                              f"engine={engine}"), tmp_path / str(chunk))
+        loss, *_ = tr.forward_backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in tr.model.parameters()]))
+    assert tr.chunk == 50
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=0)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+
+
 def test_resume_refuses_a_changed_model(make_cfg, tmp_path):
     run(make_cfg("iterations=10"), tmp_path / "a")
     with pytest.raises(ConfigError, match="model"):
@@ -100,7 +114,7 @@ def test_diverging_run_stops_with_a_readable_file(make_cfg, tmp_path):
 SCRIPT = """
 import sys
 from hydra import compose, initialize_config_module
-from pinn_cli.trainer import run
+from pinn_cli.trainer import Trainer, run
 with initialize_config_module("pinn_cli.conf", version_base=None):
     cfg = compose("train", overrides=sys.argv[2:])
 run(cfg, sys.argv[1])

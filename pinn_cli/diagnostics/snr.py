@@ -61,22 +61,31 @@ def batch_gradients_from_taps(taps, weights: list[torch.Tensor], batches: int) -
     """Every batch gradient from one backward pass through a stream forward.
 
     Args:
-        taps: [(H (S, N, in), Z (S, N, out) with .grad)] per layer, from the residual forward.
+        taps: [(H (S, n_c, in), Z (S, n_c, out) with .grad)] per layer of each chunk of the
+            residual forward, chunk after chunk; every chunk holds whole batches.
         weights: the weight matrices, whose ``.grad`` holds the full-loss gradient dL/dW.
         batches: B; the batches are consecutive blocks of the N points.
 
     Returns:
         one (B, out, in) tensor per layer: g_b for each batch.
     """
+    n_layers = len(weights)
+    n = sum(h.shape[1] for h, _ in taps[::n_layers])
+    nb = n // batches
     out = []
-    for (h, z), w in zip(taps, weights):
-        s, n, d_in = h.shape
-        nb = n // batches
-        hb = h.reshape(s, batches, nb, d_in).permute(1, 0, 2, 3).reshape(batches, s * nb, d_in)
-        gz = z.grad.reshape(s, batches, nb, -1).permute(1, 0, 2, 3).reshape(batches, s * nb, -1)
-        share = gz.transpose(1, 2) @ hb                     # (B, out, in): C_b
+    for l, w in enumerate(weights):
+        shares = []                                         # (B_c, out, in) per chunk
+        for h, z in taps[l::n_layers]:
+            s, n_c, d_in = h.shape
+            share = None                                    # C_b summed over streams; views only
+            for k in range(s):
+                hk = h[k].reshape(n_c // nb, nb, d_in)
+                gk = z.grad[k].reshape(n_c // nb, nb, -1).transpose(1, 2)
+                share = gk @ hk if share is None else share.baddbmm_(gk, hk)
+            shares.append(share)
+        share = torch.cat(shares) if len(shares) > 1 else shares[0]                 # (B, out, in)
         common = w.grad - share.sum(0)                      # (out, in): initial/boundary terms
-        out.append(batches * share + common)                # N / n = B
+        out.append(share.mul_(batches).add_(common))        # g_b = (N / n) C_b + common
     return out
 
 
