@@ -1,0 +1,72 @@
+"""Phase detection on synthetic SNR series with known transitions, noise, gaps and early ends."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pinn_cli.phases import PhaseParams, detect
+
+
+def cadence(end: int) -> np.ndarray:
+    """The paper's irregular cadence: every 5 steps to 300, then every 100."""
+    return np.unique(np.concatenate([np.arange(0, 301, 5), np.arange(300, end + 1, 100)]))
+
+
+def synthetic(steps, fit_end, total, rng, levels=(1.2, -0.6, 0.4), noise=0.5):
+    """log10 SNR at the three levels, with log-normal flicker of ~an order of magnitude."""
+    y = np.where(steps < fit_end, levels[0], levels[1])
+    if total is not None:
+        y = np.where(steps >= total, levels[2], y)
+    return 10 ** (y + rng.normal(0, noise, len(steps)))
+
+
+@pytest.mark.parametrize("fit_end,total,end", [(150, 11_100, 30_000), (180, 19_000, 40_000),
+                                              (70, 1_000, 10_000), (150, 91_700, 300_000)])
+@pytest.mark.parametrize("seed", range(5))
+def test_onsets_are_recovered_within_ten_percent(fit_end, total, end, seed):
+    rng = np.random.default_rng(seed)
+    steps = cadence(end)
+    ph = detect(steps, synthetic(steps, fit_end, total, rng))
+    assert ph.started_in_fitting
+    assert abs(ph.fitting_end - fit_end) <= 0.1 * fit_end
+    assert abs(ph.total_diffusion - total) <= 0.1 * total
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_return_above_one_is_not_reached(seed):
+    rng = np.random.default_rng(seed)
+    steps = cadence(50_000)
+    ph = detect(steps, synthetic(steps, 150, None, rng))
+    assert ph.fitting_end is not None and ph.total_diffusion is None
+
+
+def test_series_that_never_leaves_fitting_or_starts_in_diffusion():
+    rng = np.random.default_rng(0)
+    steps = cadence(20_000)
+    always_high = detect(steps, synthetic(steps, 10**9, None, rng))
+    assert always_high.fitting_end is None and always_high.total_diffusion is None
+    starts_low = detect(steps, synthetic(steps, -1, 5_000, rng))
+    assert not starts_low.started_in_fitting and starts_low.fitting_end is None
+
+
+def test_run_that_ends_early_gaps_nans_and_a_single_record():
+    rng = np.random.default_rng(1)
+    steps = cadence(12_000)
+    snr = synthetic(steps, 150, 11_100, rng)
+    snr[::7] = np.nan                                  # NaNs are dropped
+    snr[10:14] = 0.0                                   # so are non-positive values
+    keep = (steps < 3_000) | (steps > 6_000)           # a gap in the records
+    ph = detect(steps[keep], snr[keep])
+    assert abs(ph.fitting_end - 150) <= 15
+    assert ph.total_diffusion is not None and abs(ph.total_diffusion - 11_100) <= 1_110
+    one = detect([0], [5.0])
+    assert one.fitting_end is None and one.total_diffusion is None
+    empty = detect([0, 5], [np.nan, np.nan])
+    assert len(empty.steps) == 0 and empty.fitting_end is None
+
+
+def test_a_brief_dip_is_not_a_transition():
+    steps = cadence(20_000)
+    snr = np.full(len(steps), 10.0)
+    snr[(steps > 2_000) & (steps < 2_300)] = 0.1      # 3 records: shorter than min_records
+    assert detect(steps, snr, PhaseParams()).fitting_end is None
