@@ -49,9 +49,19 @@ def test_series_that_never_leaves_fitting_or_starts_in_diffusion():
     assert not starts_low.started_in_fitting and starts_low.fitting_end is None
 
 
-def test_run_that_ends_early_gaps_nans_and_a_single_record():
+def test_run_that_ends_early_is_not_reached_or_right_never_wrong():
+    for seed in range(5):
+        for end in (10_000, 11_500, 12_500, 14_000):        # the transition is at 11,100
+            steps = cadence(end)
+            ph = detect(steps, synthetic(steps, 150, 11_100, np.random.default_rng(seed)))
+            assert ph.total_diffusion is None or abs(ph.total_diffusion - 11_100) <= 1_110
+            if end == 10_000:
+                assert ph.total_diffusion is None
+
+
+def test_gaps_nans_and_a_single_record():
     rng = np.random.default_rng(1)
-    steps = cadence(12_000)
+    steps = cadence(20_000)
     snr = synthetic(steps, 150, 11_100, rng)
     snr[::7] = np.nan                                  # NaNs are dropped
     snr[10:14] = 0.0                                   # so are non-positive values
