@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -48,6 +50,21 @@ def with_resume(argv: list[str]) -> list[str]:
     return old + argv
 
 
+def check_slurm() -> None:
+    """The SLURM launcher needs a reachable controller: sbatch on PATH and sinfo answering."""
+    if shutil.which("sbatch") is None:
+        raise PinnError("hydra/launcher=slurm is not usable here: sbatch is not on PATH "
+                        "(for a local test cluster: bash scripts/slurm_local.sh start)")
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise PinnError(f"hydra/launcher=slurm is not usable here: sinfo failed ({e})")
+    if out.returncode != 0:
+        msg = (out.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise PinnError(f"hydra/launcher=slurm is not usable here: the SLURM controller does not "
+                        f"answer ({msg})")
+
+
 def _sweep_values(override) -> list[str]:
     if not override.is_sweep_override():
         return [override.get_value_element_as_str()]
@@ -67,6 +84,8 @@ def check_argv(argv: list[str]) -> None:
     for o in parsed:
         key = o.key_or_group
         values = _sweep_values(o)
+        if key == "hydra/launcher" and any("slurm" in v for v in values) and args.multirun:
+            check_slurm()
         if key in GROUPS:
             allowed = options(key)
             for v in values:
@@ -102,7 +121,8 @@ def _composition_message(e: Exception, overrides: list[str]) -> str:
         given = next((o for o in overrides if o.split("=")[0].lstrip("+~") == m.group(1)), m.group(1))
         return f"{given} is not allowed: {m.group(1)} is not a key of this config (check the " \
                "spelling; pinn-train --cfg job lists the keys)"
-    return " ".join(line.strip() for line in text.splitlines()[:2])
+    cause = str(e.__cause__ or "").strip().splitlines()
+    return " ".join(line.strip() for line in text.splitlines()[:2]) + (f" ({cause[0]})" if cause else "")
 
 
 def _check_writable(folder: str, key: str) -> None:

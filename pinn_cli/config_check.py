@@ -50,7 +50,10 @@ def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that is not allowed."""
     _int(cfg, "iterations", 1)
     _int(cfg, "seed", 0)
-    _int(cfg, "chunk_size", 0)
+    if cfg.get("chunk_size") != "auto":
+        _int(cfg, "chunk_size", 0)
+    if cfg.get("threads") is not None:
+        _int(cfg, "threads", 1)
     for key in ("eval_every", "log_every", "checkpoint_every"):
         _int(cfg, key, 1)
     factor = cfg.get("divergence_factor")

@@ -10,7 +10,6 @@ file must be opened with ``swmr=True`` (as :func:`read_run` does when it has to)
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +136,18 @@ def read_run(path) -> Run:
     return run
 
 
+def read_attrs(path) -> dict:
+    """Only the root attributes of a run file (fast: no series are read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunFileError(path, "no such file")
+    try:
+        with _open_for_reading(path) as f:
+            return {k: _plain(v) for k, v in f.attrs.items()}
+    except OSError as e:
+        raise RunFileError(path, f"unreadable or truncated HDF5 file ({str(e).splitlines()[0]})")
+
+
 def _open_for_reading(path: Path) -> h5py.File:
     """A plain read first: it fails fast on a truncated file, where an SWMR reader would retry
     its checksums for minutes. SWMR only when a writer holds the file (running, or killed)."""
@@ -166,6 +177,3 @@ def _plain(value):
         return value.item()
     return value
 
-
-def is_run_file(path) -> bool:
-    return os.path.basename(path) == "run.h5"

@@ -6,12 +6,13 @@ The Hydra task function is thin: it finds the job's output folder and calls
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from pinn_cli.cli_check import check_argv, with_resume
 from pinn_cli.errors import PinnError
@@ -20,9 +21,21 @@ from pinn_cli.trainer import run
 log = logging.getLogger("pinn_cli")
 
 
+def _threads_per_job(cfg: DictConfig) -> None:
+    """Under the joblib launcher, split the cores among the parallel jobs (threads=null)."""
+    launcher = HydraConfig.get().launcher
+    if cfg.threads is None and "joblib" in str(launcher.get("_target_", "")):
+        n_jobs = launcher.get("n_jobs", -1)
+        cores = os.cpu_count() or 1
+        n_jobs = cores if n_jobs in (None, -1) or n_jobs < 1 else n_jobs
+        with open_dict(cfg):
+            cfg.threads = max(1, cores // n_jobs)
+
+
 @hydra.main(version_base=None, config_path="pkg://pinn_cli.conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float:
     run_dir = HydraConfig.get().runtime.output_dir
+    _threads_per_job(cfg)
     try:
         summary = run(cfg, run_dir)
     except PinnError as e:

@@ -31,6 +31,7 @@ from pinn_cli.diagnostics.snr import (batch_gradients_from_taps, check_batches,
                                       naive_batch_gradients)
 from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.models.fields import Field
+from pinn_cli.preemption import StopSignals
 from pinn_cli.progress import Reporter
 from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.runlog import RunWriter, read_run
@@ -54,6 +55,8 @@ class Trainer:
         check_config(cfg)
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.device, self.dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         seed_all(cfg.seed)
         self.pde = instantiate(cfg.pde)
         self.model = instantiate(cfg.model, in_dim=self.pde.dim).to(self.device, self.dtype)
@@ -72,7 +75,10 @@ class Trainer:
         points = self.pde.sample(np.random.default_rng(cfg.seed))
         self.points = {k: self._tensor(v) for k, v in points.items()}  # (N_k, d) each
         n_res = len(self.points["res"])
-        self.chunk = cfg.chunk_size or n_res
+        chunk = cfg.chunk_size
+        if chunk == "auto":        # cache-sized chunks help a CPU; a GPU wants one big batch
+            chunk = 4096 if self.device.type == "cpu" else 0
+        self.chunk = chunk or n_res
         if self.snr_batches:       # whole SNR batches per chunk, so that taps split by batch
             per_batch = check_batches(n_res, self.snr_batches)
             self.chunk = max(1, self.chunk // per_batch) * per_batch
@@ -147,6 +153,12 @@ class Trainer:
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> dict:
+        with StopSignals() as stop:
+            summary = self._run(stop)
+        stop.forward()                 # a scheduler's signal goes on to its handler (requeue)
+        return summary
+
+    def _run(self, stop: StopSignals) -> dict:
         start, wall0 = self._open()
         cfg = self.cfg
         reporter = Reporter(cfg.iterations, start)
@@ -154,6 +166,9 @@ class Trainer:
         status, last_err, t0, done = "done", None, time.perf_counter() - wall0, start
         try:
             for i in range(start, cfg.iterations):
+                if stop.signum is not None:
+                    status = "preempted"
+                    break
                 probes = self.recorder.due(i)
                 before = {p.group: p.before(self, i) for p in probes}
                 lr = self.scheduler.get_last_lr()[0]
@@ -214,10 +229,10 @@ class Trainer:
             log.error("diverged: the loss became NaN, inf or over divergence_factor=%g times its "
                       "first value by step %d; stopped. The run file and the last good checkpoint "
                       "are kept in %s", self.cfg.divergence_factor, steps, self.run_dir)
-        elif status == "interrupted":
+        elif status in ("interrupted", "preempted"):
             self._checkpoint(steps, wall)
-            log.warning("interrupted at step %d; checkpoint saved, continue with resume=%s",
-                        steps, self.run_dir)
+            log.warning("%s at step %d; checkpoint saved: a requeued job continues by itself, "
+                        "or continue with resume=%s", status, steps, self.run_dir)
         attrs = {k: v for k, v in summary.items() if k not in ("run_dir", "status")}
         self.writer.close(status, wall_time=wall, **attrs)
         return summary

@@ -1,0 +1,150 @@
+"""Figures of pinn-analyze (matplotlib, no display needed). Each function writes one PNG and
+returns its path; a figure whose data the run lacks is skipped (returns None)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pinn_cli.analysis import smoothed_snr  # noqa: E402
+from pinn_cli.phases import PhaseParams, running_median  # noqa: E402
+
+PHASE_COLOURS = ("#dbe9f6", "#fbe3d6", "#dff2dc")   # fitting, diffusion, total diffusion
+
+
+def _shade(ax, summary: dict, last: float) -> None:
+    ph = summary["phases"]
+    f = ph.get("fitting_to_diffusion", {}).get("step")
+    t = ph.get("total_diffusion", {}).get("step")
+    edges = [1, f or last, t or last, last]
+    for (a, b), c, name in zip(zip(edges[:-1], edges[1:]), PHASE_COLOURS,
+                                ("fitting", "diffusion", "total diffusion")):
+        if b > a:
+            ax.axvspan(a, b, color=c, zorder=0, label=name)
+
+
+def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None):
+    data = smoothed_snr(run, params)
+    if data is None:
+        return None
+    steps, raw, smooth = data
+    x = steps + 1
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    _shade(ax, summary, x[-1])
+    ax.loglog(x, raw, ".", ms=2, color="0.6", label="SNR (raw)")
+    ax.loglog(x, smooth, "-", lw=2, color="k", label="SNR (smoothed)")
+    per = run.series["snr"]["per_layer"]
+    p = params or PhaseParams()
+    for l in range(per.shape[1]):
+        ok = np.isfinite(per[:, l]) & (per[:, l] > 0)
+        s = running_median(np.log10(run.series["snr"]["step"][ok] + 1), np.log10(per[ok, l]),
+                           p.window, p.min_records)
+        ax.loglog(run.series["snr"]["step"][ok] + 1, 10**s, lw=0.8, alpha=0.8, label=f"layer {l + 1}")
+    ax.axhline(1, color="r", lw=0.8, ls="--")
+    ax.set_xlabel("step + 1")
+    ax.set_ylabel("gradient SNR")
+    if run.has("metrics"):
+        ax2 = ax.twinx()
+        m = run.series["metrics"]
+        ax2.loglog(m["step"] + 1, m["rel_l2"], color="tab:blue", lw=1.5, label="rel-L2")
+        ax2.set_ylabel("relative L2 error", color="tab:blue")
+    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.set_title(_title(summary))
+    return _save(fig, out / "snr.png")
+
+
+def residual_maps_figure(run, summary: dict, out: Path):
+    if not run.has("residual_map"):
+        return None
+    rm = run.series["residual_map"]
+    axes = [run.static[k] for k in sorted(run.static) if k.startswith("grid/")]
+    names = [k.split("/")[1] for k in sorted(run.static) if k.startswith("grid/")]
+    ph = summary["phases"]
+    wanted = [("fitting end", ph.get("fitting_to_diffusion", {}).get("step")),
+              ("total diffusion", ph.get("total_diffusion", {}).get("step")),
+              ("last", int(rm["step"][-1]))]
+    picks = [(label, int(np.argmin(np.abs(rm["step"] - s)))) for label, s in wanted if s is not None]
+    fig, axs = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.6), squeeze=False)
+    for ax, (label, i) in zip(axs[0], picks):
+        im = ax.pcolormesh(axes[1], axes[0], rm["map"][i], shading="auto",
+                           norm=matplotlib.colors.LogNorm(vmin=max(rm["map"][i].min(), 1e-12)))
+        ax.set_xlabel(names[1])
+        ax.set_ylabel(names[0])
+        ax.set_title(f"|r| at step {int(rm['step'][i])} ({label})", fontsize=9)
+        fig.colorbar(im, ax=ax)
+    return _save(fig, out / "residual_maps.png")
+
+
+def entropy_figure(run, summary: dict, out: Path):
+    if not run.has("entropy"):
+        return None
+    e = run.series["entropy"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for l in range(e["per_layer"].shape[1]):
+        a.semilogx(e["step"] + 1, e["per_layer"][:, l], label=f"layer {l + 1}")
+        b.semilogx(e["step"] + 1, e["saturation"][:, l], label=f"layer {l + 1}")
+    for ax in (a, b):
+        _shade(ax, summary, e["step"][-1] + 1)
+        ax.set_xlabel("step + 1")
+    a.set_ylabel("H(T) [bits]")
+    b.set_ylabel("saturation")
+    b.legend(fontsize=7)
+    fig.suptitle(_title(summary))
+    return _save(fig, out / "entropy.png")
+
+
+def adam_figure(run, summary: dict, out: Path):
+    if not run.has("snr"):
+        return None
+    s = run.series["snr"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _shade(ax, summary, s["step"][-1] + 1)
+    ax.loglog(s["step"] + 1, s["global"], lw=0.8, label="batch SNR")
+    ax.loglog(s["step"] + 1, s["adam"], lw=1.2, label="Adam SNR")
+    ax.loglog(s["step"] + 1, s["adam_step"], lw=1.2, label="mean effective step / lr")
+    ax.axhline(1, color="r", lw=0.8, ls="--")
+    ax.set_xlabel("step + 1")
+    ax.legend(fontsize=8)
+    ax.set_title(_title(summary))
+    return _save(fig, out / "adam.png")
+
+
+def overlay_figure(runs_and_summaries, out: Path, params: PhaseParams | None = None):
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for run, summary in runs_and_summaries:
+        data = smoothed_snr(run, params)
+        if data is None:
+            continue
+        steps, _, smooth = data
+        line, = ax.loglog(steps + 1, smooth, lw=1.2, label=_title(summary))
+        t = summary["phases"].get("total_diffusion", {}).get("step")
+        if t is not None:
+            ax.axvline(t + 1, color=line.get_color(), lw=0.8, ls=":")
+    ax.axhline(1, color="r", lw=0.8, ls="--")
+    ax.set_xlabel("step + 1")
+    ax.set_ylabel("gradient SNR (smoothed)")
+    ax.legend(fontsize=7)
+    return _save(fig, out / "overlay.png")
+
+
+def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None) -> list[Path]:
+    figs = [snr_figure(run, summary, out, params), residual_maps_figure(run, summary, out),
+            entropy_figure(run, summary, out), adam_figure(run, summary, out)]
+    return [f for f in figs if f is not None]
+
+
+def _title(summary: dict) -> str:
+    c = summary["config"]
+    return f"{c.get('pde')} {c.get('weighting')} seed {c.get('seed')}"
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,106 @@
+"""pinn-analyze end to end: a real short run, figures, sweeps, bad files, runs being written."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from pinn_cli.analyze import main
+from pinn_cli.runlog import RunWriter, SeriesSpec
+from pinn_cli.trainer import run
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, ref_cache):
+    from hydra import compose, initialize_config_module
+    folder = tmp_path_factory.mktemp("run")
+    with initialize_config_module("pinn_cli.conf", version_base=None):
+        cfg = compose("train", overrides=["device=cpu", f"reference_cache={ref_cache}",
+                                          "model.depth=2", "model.width=16", "pde.n_collocation=256",
+                                          "diagnostics=full", "diagnostics.snr.batches=16",
+                                          "iterations=120", "eval_every=10"])
+    run(cfg, folder)
+    return folder
+
+
+def test_real_run_end_to_end(real_run, capsys):
+    assert main([str(real_run)]) == 0
+    s = json.loads((real_run / "analysis" / "summary.json").read_text())
+    assert s["schema"] == 1 and s["status"] == "done" and s["missing"] == []
+    assert set(s["phases"]) >= {"fitting_to_diffusion", "total_diffusion", "started_in_fitting"}
+    assert s["final"]["rel_l2"] > 0 and s["config"]["pde"] == "Burgers"
+    for d in (s["phases"]["fitting_to_diffusion"], s["phases"]["total_diffusion"]):
+        assert d["reached"] in (True, False) and (d["step"] is None) == (not d["reached"])
+    for name in ("snr", "residual_maps", "entropy", "adam"):
+        img = matplotlib.image.imread(real_run / "analysis" / f"{name}.png")
+        assert img.shape[0] > 200 and img.shape[1] > 300 and img.std() > 0.01   # not blank
+    assert "pinn-analyze" in capsys.readouterr().out
+
+
+def test_snr_figure_has_log_axes_and_the_error_on_a_twin_axis(real_run):
+    from pinn_cli.analysis import analyze_run
+    from pinn_cli.plots import snr_figure
+    from pinn_cli.runlog import read_run
+    import matplotlib.pyplot as plt
+    r = read_run(real_run / "run.h5")
+    captured = {}
+    orig = plt.Figure.savefig
+    plt.Figure.savefig = lambda fig, *a, **k: captured.setdefault("fig", fig) and None
+    try:
+        snr_figure(r, analyze_run(r), real_run / "tmpfig")
+    finally:
+        plt.Figure.savefig = orig
+    ax, ax2 = captured["fig"].axes
+    assert ax.get_xscale() == ax.get_yscale() == "log" and ax.get_ylabel() == "gradient SNR"
+    assert ax2.get_ylabel() == "relative L2 error"
+
+
+def test_sweep_comparison_and_bad_files_do_not_stop_the_others(real_run, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for i in range(2):
+        shutil.copytree(real_run, sweep / f"{i}_seed={i}", ignore=shutil.ignore_patterns("analysis"))
+    (sweep / "2_broken").mkdir()
+    (sweep / "2_broken" / "run.h5").write_text("not hdf5")
+    code = main([str(sweep), "--no-figures"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("pinn-analyze: error:") == 1 and "2_broken" in err
+    rows = (sweep / "analysis" / "comparison.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("run,status,pde")
+    groups = json.loads((sweep / "analysis" / "comparison.json").read_text())["groups"]
+    assert groups[0]["by_weighting"]["NoWeighting"]["runs"] == 2
+
+
+def test_diagnostics_off_nans_and_a_single_record(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    w = RunWriter(tmp_path / "a" / "run.h5", {},
+                  {"snr": SeriesSpec({k: ((), "f8") for k in ("global", "order", "adam", "adam_step")}
+                                     | {"per_layer": ((2,), "f8"), "order_per_layer": ((2,), "f8")})})
+    w.append("snr", 0, **{"global": np.nan, "order": 1.0, "adam": 1.0, "adam_step": 1.0,
+                          "per_layer": [1.0, 1.0], "order_per_layer": [1.0, 1.0]})
+    w.append("snr", 5, **{"global": 3.0, "order": 1.0, "adam": 1.0, "adam_step": 1.0,
+                          "per_layer": [1.0, 1.0], "order_per_layer": [1.0, 1.0]})
+    w.close("done")
+    w2 = RunWriter(tmp_path / "b.h5", {}, {})
+    w2.close("done")
+    assert main([str(tmp_path / "a"), str(tmp_path / "b.h5")]) == 0
+    a = json.loads((tmp_path / "a" / "analysis" / "summary.json").read_text())
+    b = json.loads((tmp_path / "analysis" / "summary.json").read_text())
+    assert a["phases"]["snr_nan_or_nonpositive"] == 1 and not a["phases"]["total_diffusion"]["reached"]
+    assert "metrics" in a["missing"]
+    assert b["phases"]["total_diffusion"]["reached"] is None and "no SNR" in b["phases"]["note"]
+
+
+def test_a_run_still_being_written_is_analysed(tmp_path):
+    spec = {"snr": SeriesSpec({k: ((), "f8") for k in ("global", "order", "adam", "adam_step")}
+                              | {"per_layer": ((1,), "f8"), "order_per_layer": ((1,), "f8")})}
+    w = RunWriter(tmp_path / "run.h5", {}, spec)
+    for s in range(0, 300, 5):
+        w.append("snr", s, **{"global": 10.0 if s < 100 else 0.1, "order": 1.0, "adam": 1.0,
+                              "adam_step": 1.0, "per_layer": [1.0], "order_per_layer": [1.0]})
+    assert main([str(tmp_path), "--no-figures"]) == 0          # the writer still holds the file
+    s = json.loads((tmp_path / "analysis" / "summary.json").read_text())
+    assert s["status"] == "running" and abs(s["phases"]["fitting_to_diffusion"]["step"] - 100) <= 10
+    w.close("done")

@@ -1,0 +1,99 @@
+"""Sweeps and scheduler signals: preemption resumes bit for bit, joblib sweeps, sweep summaries."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from pinn_cli import checkpoint
+from pinn_cli.errors import PinnError
+from pinn_cli.runlog import read_run
+from pinn_cli.trainer import run
+
+TRAIN = [sys.executable, "-c", "from pinn_cli.train import main; main()"]
+SMALL = ["device=cpu", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=2"]
+
+SCRIPT = """
+import sys
+from hydra import compose, initialize_config_module
+from pinn_cli.trainer import run
+with initialize_config_module("pinn_cli.conf", version_base=None):
+    cfg = compose("train", overrides=sys.argv[2:])
+run(cfg, sys.argv[1])
+"""
+
+
+def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, ref_cache):
+    common = SMALL + ["weighting=rba", "iterations=3000", "eval_every=5", "checkpoint_every=100000",
+                      f"reference_cache={ref_cache}"]
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / "pre"), *common],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            time.sleep(0.3)
+            try:
+                if len(read_run(tmp_path / "pre" / "run.h5").series["metrics"]["step"]) > 20:
+                    break
+            except PinnError:
+                pass
+        os.kill(proc.pid, signal.SIGUSR2)              # what SLURM/submitit send before a limit
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert code == 128 + signal.SIGUSR2                # no scheduler handler: exit 140
+    r = read_run(tmp_path / "pre" / "run.h5")
+    stopped = checkpoint.load(tmp_path / "pre" / checkpoint.CHECKPOINT, "cpu")["step"]
+    assert r.attrs["status"] == "preempted" and 100 < stopped < 3000
+    # the requeued job: same config, same folder; it resumes by itself
+    cfg = make_cfg(*[c for c in common if "iterations" not in c], "iterations=3000", small=False)
+    assert run(cfg, tmp_path / "pre")["status"] == "done"
+    run(cfg, tmp_path / "full")
+    a = checkpoint.load(tmp_path / "pre" / checkpoint.CHECKPOINT, "cpu")["model"]
+    b = checkpoint.load(tmp_path / "full" / checkpoint.CHECKPOINT, "cpu")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    np.testing.assert_array_equal(read_run(tmp_path / "pre" / "run.h5").series["metrics"]["loss"],
+                                  read_run(tmp_path / "full" / "run.h5").series["metrics"]["loss"])
+
+
+def _rows(sweep):
+    with open(sweep / "summary.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_joblib_sweep_of_four_jobs_and_its_summary(tmp_path, ref_cache):
+    sweep = tmp_path / "sweep"
+    out = subprocess.run(TRAIN + ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                                  "seed=0,1,2,3", "iterations=30", *SMALL[:-1],
+                                  f"reference_cache={ref_cache}", f"hydra.sweep.dir={sweep}"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = _rows(sweep)
+    assert len(rows) == 4 and all(r["status"] == "done" for r in rows)
+    for job in sweep.glob("*/run.h5"):
+        r = read_run(job)
+        assert r.series["metrics"]["step"][-1] == 30
+        assert "threads: 1" in r.attrs["config"]          # 2 cores / 2 jobs
+
+
+@pytest.mark.slow
+def test_a_failing_job_does_not_lose_the_others(tmp_path, ref_cache):
+    sweep = tmp_path / "sweep"
+    out = subprocess.run(TRAIN + ["-m", "pde=allen_cahn", "optimizer.lr=1e-3,1e3", "iterations=200",
+                                  "log_every=10", *SMALL, f"reference_cache={ref_cache}",
+                                  f"hydra.sweep.dir={sweep}"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {r["job"]: r for r in _rows(sweep)}
+    assert len(rows) == 2
+    assert rows["0_optimizer.lr=1e-3,pde=allen_cahn"]["status"] == "done"
+    assert rows["1_optimizer.lr=1e3,pde=allen_cahn"]["status"] == "diverged"
+    assert "diverged" in out.stdout + out.stderr
