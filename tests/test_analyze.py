@@ -31,7 +31,7 @@ def test_real_run_end_to_end(real_run, capsys):
     s = json.loads((real_run / "analysis" / "summary.json").read_text())
     assert s["schema"] == 1 and s["status"] == "done" and s["missing"] == []
     assert set(s["phases"]) >= {"fitting_to_diffusion", "total_diffusion", "started_in_fitting"}
-    assert s["final"]["rel_l2"] > 0 and s["config"]["pde"] == "Burgers"
+    assert s["final"]["rel_l2"] > 0 and s["config"]["pde"] == "Helmholtz"
     for d in (s["phases"]["fitting_to_diffusion"], s["phases"]["total_diffusion"]):
         assert d["reached"] in (True, False) and (d["step"] is None) == (not d["reached"])
     for name in ("snr", "residual_maps", "entropy", "adam"):

@@ -23,7 +23,7 @@ def test_every_option_composes_and_instantiates(make_cfg, group, option):
 
 
 def test_each_group_has_its_options():
-    assert options("pde") == ["allen_cahn", "burgers", "helmholtz"]
+    assert options("pde") == ["allen_cahn", "burgers", "helmholtz", "helmholtz_smooth"]
     assert {"none", "rba"} <= set(options("weighting"))
     assert {"off", "basic"} <= set(options("diagnostics"))
 
@@ -36,7 +36,7 @@ def _cli(monkeypatch, capsys, *args):
 
 
 BAD = [
-    (["pde=foo"], "pde=foo", "allen_cahn, burgers, helmholtz"),
+    (["pde=foo"], "pde=foo", "allen_cahn, burgers, helmholtz, helmholtz_smooth"),
     (["optimizer.lr=-1"], "optimizer.lr=-1", "> 0"),
     (["optimizer.lr=0"], "optimizer.lr=0", "> 0"),
     (["iterations=0"], "iterations=0", ">= 1"),

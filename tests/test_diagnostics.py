@@ -113,7 +113,7 @@ def test_adam_snr_from_bias_corrected_moments():
 
 
 def test_run_file_holds_every_diagnostic_with_documented_shapes(make_cfg, tmp_path):
-    cfg = make_cfg("diagnostics=full", "weighting=rba", "iterations=30", "eval_every=10",
+    cfg = make_cfg("pde=burgers", "diagnostics=full", "weighting=rba", "iterations=30", "eval_every=10",
                    "diagnostics.snr.batches=16", "diagnostics.residual_map.grid=[12,10]")
     run(cfg, tmp_path)
     r = read_run(tmp_path / "run.h5")

@@ -92,8 +92,9 @@ def test_a_failing_job_does_not_lose_the_others(tmp_path, ref_cache):
                                   f"hydra.sweep.dir={sweep}"], capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = {r["job"]: r for r in _rows(sweep)}
+    rows = _rows(sweep)
     assert len(rows) == 2
-    assert rows["0_optimizer.lr=1e-3,pde=allen_cahn"]["status"] == "done"
-    assert rows["1_optimizer.lr=1e3,pde=allen_cahn"]["status"] == "diverged"
+    status = {("lr=1000" in r["job"]): r["status"] for r in rows}   # folder names show overrides
+    assert status == {False: "done", True: "diverged"}
+    assert all(f.exists() for f in sweep.glob("*/run.h5")) and len(list(sweep.glob("*/run.h5"))) == 2
     assert "diverged" in out.stdout + out.stderr

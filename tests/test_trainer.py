@@ -31,7 +31,7 @@ def test_run_writes_metrics_and_learns(make_cfg, tmp_path):
     assert "pde:" in r.attrs["config"] and r.attrs["seed"] == 0
     m = r.series["metrics"]
     np.testing.assert_array_equal(m["step"], [0, 20, 40, 60])
-    assert set(m) >= {"loss", "loss_res", "loss_ic", "loss_bc", "rel_l2", "lr", "wall_time"}
+    assert set(m) >= {"loss", "loss_res", "loss_bc", "res_mse", "rel_l2", "lr", "wall_time"}
     assert np.all(np.diff(m["wall_time"]) > 0)
     assert m["rel_l2"][-1] == pytest.approx(summary["final_rel_l2"])
     assert m["loss"][-1] < m["loss"][0]
