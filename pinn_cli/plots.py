@@ -17,14 +17,18 @@ PHASE_COLOURS = ("#dbe9f6", "#fbe3d6", "#dff2dc")   # fitting, diffusion, total 
 
 
 def _shade(ax, summary: dict, last: float) -> None:
+    """Shade the phases that were detected, and only those (x is step + 1)."""
     ph = summary["phases"]
     f = ph.get("fitting_to_diffusion", {}).get("step")
     t = ph.get("total_diffusion", {}).get("step")
-    edges = [1, f or last, t or last, last]
-    for (a, b), c, name in zip(zip(edges[:-1], edges[1:]), PHASE_COLOURS,
-                                ("fitting", "diffusion", "total diffusion")):
+    spans = []
+    if f is not None:
+        spans += [(1, f + 1, 0, "fitting"), (f + 1, (t + 1) if t is not None else last, 1, "diffusion")]
+    if t is not None:
+        spans.append((t + 1, last, 2, "total diffusion"))
+    for a, b, c, name in spans:
         if b > a:
-            ax.axvspan(a, b, color=c, zorder=0, label=name)
+            ax.axvspan(a, b, color=PHASE_COLOURS[c], zorder=0, label=name)
 
 
 def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None):

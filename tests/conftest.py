@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 
 import pytest
 import torch
@@ -36,3 +38,48 @@ def make_cfg(ref_cache):
 def _threads():
     torch.set_num_threads(2)
     yield
+
+
+# A training run in a subprocess: python -c TRAIN_SCRIPT RUN_DIR OVERRIDES...
+TRAIN_SCRIPT = """
+import sys
+from hydra import compose, initialize_config_module
+from pinn_cli.trainer import run
+with initialize_config_module("pinn_cli.conf", version_base=None):
+    cfg = compose("train", overrides=sys.argv[2:])
+run(cfg, sys.argv[1])
+"""
+
+
+@pytest.fixture
+def train_process():
+    """train_process(run_dir, *overrides) -> a Popen of one training run."""
+    import subprocess
+
+    def _start(run_dir, *overrides):
+        return subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(run_dir), *overrides],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    return _start
+
+
+@pytest.fixture
+def wait_for_records():
+    """wait_for_records(pattern_dir, n): block until a run.h5 under it holds > n metrics records;
+    -> its path."""
+    from pinn_cli.errors import PinnError
+    from pinn_cli.runlog import read_run
+
+    def _wait(folder, n, timeout=180):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            time.sleep(0.3)
+            for f in list(folder.glob("run.h5")) + list(folder.glob("*/run.h5")):
+                try:
+                    if len(read_run(f).series["metrics"]["step"]) > n:
+                        return f
+                except (PinnError, KeyError):
+                    pass
+        raise TimeoutError(f"no run under {folder} reached {n} records")
+
+    return _wait

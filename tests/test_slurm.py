@@ -5,13 +5,11 @@ import csv
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from pinn_cli import checkpoint
-from pinn_cli.errors import PinnError
 from pinn_cli.runlog import read_run
 from pinn_cli.trainer import run
 
@@ -45,32 +43,25 @@ def test_two_by_two_sweep_completes_on_slurm(tmp_path, ref_cache):
         assert r.attrs["status"] == "done" and r.series["metrics"]["step"][-1] == 20
 
 
-def test_signalled_job_is_requeued_and_ends_like_an_uninterrupted_run(tmp_path, make_cfg, ref_cache):
+def test_signalled_job_is_requeued_and_ends_like_an_uninterrupted_run(tmp_path, make_cfg, ref_cache,
+                                                                     wait_for_records):
     sweep = tmp_path / "sweep"
     common = [*SMALL, "weighting=rba", "iterations=2500", "eval_every=10",
               "checkpoint_every=100000", f"reference_cache={ref_cache}"]
     proc = subprocess.Popen(TRAIN + ["-m", *SLURM, "seed=0", *common, f"hydra.sweep.dir={sweep}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        job_id, deadline = None, time.time() + 300
-        while time.time() < deadline and job_id is None:
-            time.sleep(1)
-            files = list(sweep.glob("*/run.h5"))
-            try:
-                if files and len(read_run(files[0]).series["metrics"]["step"]) > 20:
-                    q = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
-                    job_id = q.stdout.split()[0]
-            except PinnError:
-                pass
-        assert job_id, "the job never started writing"
+        run_file = wait_for_records(sweep, 20, timeout=300)
+        job_id = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True,
+                                text=True).stdout.split()[0]
         subprocess.run(["scancel", "--signal=USR2", job_id], check=True)   # as before a time limit
         output, _ = proc.communicate(timeout=600)
     finally:
         proc.kill()
     assert proc.returncode == 0, output[-3000:]
-    r = read_run(files[0])
+    r = read_run(run_file)
     assert r.attrs["status"] == "done" and "@" in r.attrs["resumed_from"], r.attrs
     run(make_cfg(*common, "seed=0", small=False), tmp_path / "full")
-    a = checkpoint.load(files[0].parent / checkpoint.CHECKPOINT, "cpu")["model"]
+    a = checkpoint.load(run_file.parent / checkpoint.CHECKPOINT, "cpu")["model"]
     b = checkpoint.load(tmp_path / "full" / checkpoint.CHECKPOINT, "cpu")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)

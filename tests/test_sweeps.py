@@ -6,44 +6,25 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 
 from pinn_cli import checkpoint
-from pinn_cli.errors import PinnError
 from pinn_cli.runlog import read_run
 from pinn_cli.trainer import run
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.train import main; main()"]
 SMALL = ["device=cpu", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=2"]
 
-SCRIPT = """
-import sys
-from hydra import compose, initialize_config_module
-from pinn_cli.trainer import run
-with initialize_config_module("pinn_cli.conf", version_base=None):
-    cfg = compose("train", overrides=sys.argv[2:])
-run(cfg, sys.argv[1])
-"""
-
-
-def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, ref_cache):
+def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, ref_cache,
+                                                           train_process, wait_for_records):
     common = SMALL + ["weighting=rba", "iterations=3000", "eval_every=5", "checkpoint_every=100000",
                       f"reference_cache={ref_cache}"]
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / "pre"), *common],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = train_process(tmp_path / "pre", *common)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            time.sleep(0.3)
-            try:
-                if len(read_run(tmp_path / "pre" / "run.h5").series["metrics"]["step"]) > 20:
-                    break
-            except PinnError:
-                pass
+        wait_for_records(tmp_path / "pre", 20)
         os.kill(proc.pid, signal.SIGUSR2)              # what SLURM/submitit send before a limit
         code = proc.wait(timeout=60)
     finally:

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -111,31 +108,14 @@ def test_diverging_run_stops_with_a_readable_file(make_cfg, tmp_path):
     assert r.attrs["status"] == "diverged" and len(r.series["metrics"]["step"]) >= 1
 
 
-SCRIPT = """
-import sys
-from hydra import compose, initialize_config_module
-from pinn_cli.trainer import Trainer, run
-with initialize_config_module("pinn_cli.conf", version_base=None):
-    cfg = compose("train", overrides=sys.argv[2:])
-run(cfg, sys.argv[1])
-"""
-
-
-def test_sigkilled_run_file_opens_with_its_completed_records(tmp_path, ref_cache):
-    args = [sys.executable, "-c", SCRIPT, str(tmp_path), "device=cpu", "iterations=100000",
-            "eval_every=1", "model.depth=2", "model.width=8", "pde.n_collocation=64",
-            "diagnostics=full", "diagnostics.snr.batches=8", "diagnostics.residual_map.every=5",
-            f"reference_cache={ref_cache}"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_sigkilled_run_file_opens_with_its_completed_records(tmp_path, ref_cache, train_process,
+                                                             wait_for_records):
+    proc = train_process(tmp_path, "device=cpu", "iterations=100000", "eval_every=1",
+                         "model.depth=2", "model.width=8", "pde.n_collocation=64",
+                         "diagnostics=full", "diagnostics.snr.batches=8",
+                         "diagnostics.residual_map.every=5", f"reference_cache={ref_cache}")
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            time.sleep(0.5)
-            try:
-                if len(read_run(tmp_path / "run.h5").series["metrics"]["step"]) > 50:
-                    break
-            except PinnError:
-                pass
+        wait_for_records(tmp_path, 50)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
