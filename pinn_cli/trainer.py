@@ -39,7 +39,8 @@ from pinn_cli.runlog import RunWriter, read_run
 log = logging.getLogger("pinn_cli")
 RUN_FILE = "run.h5"
 # Keys that must equal the checkpoint's for a resumed run to continue the same computation.
-RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", "dtype", "engine")
+RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", "dtype", "engine",
+               "chunk_size")
 
 
 def seed_all(seed: int) -> None:
