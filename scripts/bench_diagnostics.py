@@ -15,7 +15,6 @@ Prints, from one process:
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 

@@ -8,7 +8,6 @@ import time
 import pytest
 import torch
 from hydra import compose, initialize_config_module
-from omegaconf import open_dict
 
 
 @pytest.fixture(scope="session")

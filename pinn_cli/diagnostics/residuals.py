@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pinn_cli.pdes.base import grid_points  # noqa: F401  (re-exported for the probes)
+
 
 def homogeneity(points: torch.Tensor, values: torch.Tensor, bounds: np.ndarray,
                 bins: int = 10) -> torch.Tensor:
@@ -25,12 +27,6 @@ def homogeneity(points: torch.Tensor, values: torch.Tensor, bounds: np.ndarray,
     counts = torch.bincount(flat, minlength=n_cells)
     means = sums[counts > 0] / counts[counts > 0]                                  # (C,)
     return means.mean() / means.square().mean().sqrt()
-
-
-def grid_points(axes: list[np.ndarray]) -> np.ndarray:
-    """The tensor-product grid of ``axes`` as (prod(len), d) points, ``indexing="ij"``."""
-    mesh = np.meshgrid(*axes, indexing="ij")
-    return np.stack([m.ravel() for m in mesh], axis=1)
 
 
 def residual_map(pde, field, points: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:

@@ -18,6 +18,12 @@ import torch
 from scipy.stats import qmc
 
 
+def grid_points(axes: list[np.ndarray]) -> np.ndarray:
+    """The tensor-product grid of ``axes`` as (prod(len), d) points, ``indexing="ij"``."""
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
 @dataclass
 class Reference:
     """A reference solution on a tensor-product grid.
@@ -32,8 +38,7 @@ class Reference:
 
     def points(self) -> np.ndarray:
         """The grid as network inputs, shape (M, d), M = prod(len(a) for a in axes)."""
-        mesh = np.meshgrid(*self.axes, indexing="ij")
-        return np.stack([m.ravel() for m in mesh], axis=1)
+        return grid_points(self.axes)
 
 
 class PDE(ABC):
