@@ -85,7 +85,7 @@ def test_diagnostics_off_nans_and_a_single_record(tmp_path, capsys):
     w.close("done")
     w2 = RunWriter(tmp_path / "b.h5", {}, {})
     w2.close("done")
-    assert main([str(tmp_path / "a"), str(tmp_path / "b.h5")]) == 0
+    assert main([str(tmp_path / "a"), str(tmp_path / "b.h5"), "--out", str(tmp_path / "cmp")]) == 0
     a = json.loads((tmp_path / "a" / "analysis" / "summary.json").read_text())
     b = json.loads((tmp_path / "analysis" / "summary.json").read_text())
     assert a["phases"]["snr_nan_or_nonpositive"] == 1 and not a["phases"]["total_diffusion"]["reached"]
