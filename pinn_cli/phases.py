@@ -12,7 +12,8 @@ y = log10(SNR):
    ``min_records`` of them (a run that ends sooner needs ``min_records`` records up to its end),
    provided the run started in fitting (smoothed SNR above 1 at its first record).
 3. **Diffusion -> total diffusion**: after that, the first record whose smoothed SNR is back
-   above 1 and stays above under the same rule.
+   above 1 and stays above under the same rule. A run that starts below 1 shows no fitting phase
+   (reported as not observed) and is searched for this return from its first record.
 
 4. **Refine** each onset: the crossing of the smoothed curve lags or leads by a few records, so
    the onset is the change point of a two-level least-squares fit of the raw log SNR within
@@ -89,19 +90,21 @@ def _first(steps, state, start, target, p: PhaseParams) -> int | None:
     return None
 
 
-def refine(y: np.ndarray, i: int, reach: int) -> int:
+def refine(y: np.ndarray, i: int, reach: int, up: bool) -> int:
     """The change point near record i: the split k in [i - reach, i + reach] that best fits the raw
-    y around it by two constant levels (least squares), i.e. maximises
-    (mean_after - mean_before)^2 n_before n_after / (n_before + n_after)."""
+    y around it by two constant levels (least squares) with a step in the expected direction
+    (``up``: a rise), i.e. maximises (mean_after - mean_before)^2 n_before n_after / n over the
+    splits whose step has that sign; i itself if none has."""
     a, b = max(0, i - 2 * reach), min(len(y), i + 2 * reach)
     seg = y[a:b]
-    best, best_k = -1.0, i
+    best, best_k = 0.0, i
     for k in range(max(a + 1, i - reach), min(b, i + reach + 1)):
         left, right = seg[: k - a], seg[k - a:]
         if len(left) == 0 or len(right) == 0:
             continue
-        score = (right.mean() - left.mean()) ** 2 * len(left) * len(right) / len(seg)
-        if score > best:
+        step = right.mean() - left.mean()
+        score = step**2 * len(left) * len(right) / len(seg)
+        if (step > 0) == up and score > best:
             best, best_k = score, k
     return best_k
 
@@ -117,12 +120,14 @@ def detect(steps, snr, params: PhaseParams | None = None) -> Phases:
     above = y > 0
     fit_end = total = None
     started = bool(above[0])
-    if started:
-        i = _first(s, above, 0, False, p)
-        if i is not None:
-            fit_end = int(s[refine(raw, i, p.min_records)])
-            j = _first(s, above, i, True, p)
-            total = int(s[refine(raw, j, p.min_records)]) if j is not None else None
+    # a run that starts below 1 (fitting shorter than the first record, or absent) is in
+    # diffusion from its first record; its total diffusion is still the sustained return above 1
+    i = _first(s, above, 0, False, p) if started else 0
+    if i is not None:
+        if started:
+            fit_end = int(s[refine(raw, i, p.min_records, up=False)])
+        j = _first(s, above, i, True, p)
+        total = int(s[refine(raw, j, p.min_records, up=True)]) if j is not None else None
     return Phases(s, v, 10**y, fit_end, total, started)
 
 

@@ -47,6 +47,7 @@ def test_series_that_never_leaves_fitting_or_starts_in_diffusion():
     assert always_high.fitting_end is None and always_high.total_diffusion is None
     starts_low = detect(steps, synthetic(steps, -1, 5_000, rng))
     assert not starts_low.started_in_fitting and starts_low.fitting_end is None
+    assert abs(starts_low.total_diffusion - 5_000) <= 500     # the return above 1 is still found
 
 
 def test_run_that_ends_early_is_not_reached_or_right_never_wrong():
@@ -80,3 +81,18 @@ def test_a_brief_dip_is_not_a_transition():
     snr = np.full(len(steps), 10.0)
     snr[(steps > 2_000) & (steps < 2_300)] = 0.1      # 3 records: shorter than min_records
     assert detect(steps, snr, PhaseParams()).fitting_end is None
+
+
+def test_onsets_step_in_the_right_direction():
+    """Around total diffusion the SNR rises, around the end of fitting it falls, even when the
+    series flickers across 1 nearby (a dip just before the rise must not be taken as the onset)."""
+    from pinn_cli.phases import refine
+    y = np.array([0.5, 0.4, 0.6, -1.0, -1.2, -0.9, -1.1, 1.0, 1.1, 0.9, 1.2, 1.0])
+    assert refine(y, 7, 5, up=True) == 7
+    assert refine(y, 7, 5, up=False) == 3
+    for seed in range(5):
+        steps = cadence(30_000)
+        ph = detect(steps, synthetic(steps, 150, 11_100, np.random.default_rng(seed)))
+        before = np.median(ph.snr[(ph.steps >= ph.total_diffusion / 1.5) & (ph.steps < ph.total_diffusion)])
+        after = np.median(ph.snr[(ph.steps >= ph.total_diffusion) & (ph.steps < ph.total_diffusion * 1.5)])
+        assert before < 1 < after
