@@ -4,8 +4,8 @@ written here as the baseline) against pinn-cli's own step with diagnostics off.
 Both take the same network weights and points (Allen-Cahn residual + initial condition, Adam),
 run alternately in one process, and report the median of ``--steps`` steps after warm-up, the
 speed-up of pinn-cli's default step over the baseline (`speed-up: X.XX`) and the peak memory
-of each (on the CPU, measured in a fresh process per variant). pinn-cli with engine=autograd
-(nested autograd, chunked) is shown too.
+of each (on the CPU, measured in a fresh process per variant). pinn-cli with engine=streams
+(forward derivative streams on every step, chunked) is shown too.
 
     python scripts/bench_step.py [--device cuda] [--steps 10] [--size paper|small|both]
 """
@@ -76,7 +76,7 @@ def variants(size: str, device: str) -> dict:
     common = ["pde=allen_cahn", f"model.depth={depth}", f"model.width={width}",
               f"pde.n_collocation={n}", "diagnostics=off", f"device={device}"]
     tr = trainer(common)                               # the default: engine auto, chunked
-    alt = trainer(common + ["engine=autograd"])
+    alt = trainer(common + ["engine=streams"])         # forward derivative streams on every step
     base_model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
     base_model.load_state_dict(tr.model.state_dict())
     base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
@@ -84,7 +84,7 @@ def variants(size: str, device: str) -> dict:
     u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
     return {"baseline (nested autograd)": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
             f"pinn-cli (default: {tr.field.engine}, chunk {tr.chunk})": tr.step,
-            f"pinn-cli (engine=autograd, chunk {alt.chunk})": alt.step}
+            f"pinn-cli (engine=streams, chunk {alt.chunk})": alt.step}
 
 
 def bench(size: str, device: str, steps: int, warmup: int) -> None:
@@ -98,7 +98,7 @@ def bench(size: str, device: str, steps: int, warmup: int) -> None:
     for name in runs:
         print(f"  {name:<42} {med[name] * 1e3:9.1f} ms   peak memory {peaks[name] / 2**20:8.1f} MiB")
     names = list(runs)
-    print(f"  engine=autograd over the baseline: {med[names[0]] / med[names[2]]:.2f}x")
+    print(f"  engine=streams over the baseline: {med[names[0]] / med[names[2]]:.2f}x")
     print(f"  speed-up: {med[names[0]] / med[names[1]]:.2f}")
 
 

@@ -7,8 +7,9 @@ import torch
 from pinn_cli.diagnostics.adam import adam_snr
 from pinn_cli.diagnostics.entropy import layer_entropy
 from pinn_cli.diagnostics.recorder import Probe
-from pinn_cli.diagnostics.residuals import grid_points, homogeneity, residual_map
+from pinn_cli.diagnostics.residuals import homogeneity, residual_map
 from pinn_cli.diagnostics.snr import check_batches, snr_stats
+from pinn_cli.pdes.base import grid_points
 from pinn_cli.runlog import SeriesSpec
 
 

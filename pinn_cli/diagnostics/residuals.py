@@ -12,8 +12,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinn_cli.pdes.base import grid_points  # noqa: F401  (re-exported for the probes)
-
 
 def homogeneity(points: torch.Tensor, values: torch.Tensor, bounds: np.ndarray,
                 bins: int = 10) -> torch.Tensor:
