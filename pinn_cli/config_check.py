@@ -63,11 +63,16 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError("dtype", cfg.get("dtype"), "one of " + ", ".join(DTYPES))
     if cfg.get("engine") not in ("auto", "streams", "autograd"):
         raise ConfigError("engine", cfg.get("engine"), "one of auto, streams, autograd")
+    if not isinstance(cfg.get("compile"), bool):
+        raise ConfigError("compile", cfg.get("compile"), "true or false")
+    if cfg.compile and cfg.engine == "autograd":
+        raise ConfigError("compile", True, "false with engine=autograd (compile applies to the streams)")
     resolve_device(cfg.get("device"))
     pde = instantiate(cfg.pde)
     model = instantiate(cfg.model, in_dim=pde.dim)
-    if cfg.engine == "streams" and not model.supports_streams:
-        raise ConfigError("engine", "streams", "auto or autograd for this model's activation")
+    if (cfg.engine == "streams" or cfg.compile) and not model.supports_streams:
+        key = "engine" if cfg.engine == "streams" else "compile"
+        raise ConfigError(key, cfg[key], "a model with tanh or sin activation (the streams)")
     instantiate(cfg.optimizer)
     instantiate(cfg.weighting)
     instantiate(cfg.diagnostics)

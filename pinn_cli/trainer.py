@@ -40,7 +40,7 @@ log = logging.getLogger("pinn_cli")
 RUN_FILE = "run.h5"
 # Keys that must equal the checkpoint's for a resumed run to continue the same computation.
 RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", "dtype", "engine",
-               "chunk_size")
+               "chunk_size", "compile")
 
 
 def seed_all(seed: int) -> None:
@@ -64,10 +64,12 @@ class Trainer:
         # engine=auto: nested autograd on ordinary steps (fastest and leanest measured on a CPU,
         # scripts/bench_step.py), derivative streams on SNR steps, whose backward then yields
         # every batch gradient. Both give the same derivatives (tests/test_derivatives.py).
+        # compile=true: the streams under torch.compile on ordinary steps (no gain measured on a
+        # CPU, scripts/bench_formulations.py; meant for GPUs, where fusion saves launches).
         streams_ok = self.model.supports_streams
-        self.step_engine = "streams" if cfg.engine == "streams" else "autograd"
+        self.step_engine = "streams" if cfg.engine == "streams" or cfg.compile else "autograd"
         self.capture_engine = "streams" if cfg.engine != "autograd" and streams_ok else "autograd"
-        self.field = Field(self.model, self.pde.axes, self.step_engine)
+        self.field = Field(self.model, self.pde.axes, self.step_engine, compiled=cfg.compile)
         self.optimizer, self.scheduler = instantiate(cfg.optimizer).build(self.model.parameters())
         self.weighting = instantiate(cfg.weighting)
         self.recorder = instantiate(cfg.diagnostics).recorder(cfg.eval_every)
@@ -285,7 +287,7 @@ class Trainer:
         attrs = {"config": self.config_yaml, "pinn_cli_version": pinn_cli.__version__,
                  "torch_version": str(torch.__version__), "h5py_version": h5py.__version__,
                  "device": str(self.device), "dtype": self.cfg.dtype, "seed": self.cfg.seed,
-                 "engine": self.cfg.engine, "host": platform.node(),
+                 "engine": self.cfg.engine, "compile": self.cfg.compile, "host": platform.node(),
                  "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed_from": resumed_from,
                  "pde": type(self.pde).__name__, "iterations": self.cfg.iterations}
         return RunWriter(path, attrs, series, static)

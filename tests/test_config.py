@@ -44,6 +44,8 @@ BAD = [
     (["weighting=rba", "weighting.gamma=1.5"], "weighting.gamma=1.5", "0 < gamma < 1"),
     (["dtype=float16"], "dtype", "float32, float64"),
     (["optimizer.lrr=3"], "optimizer.lrr", "not a key"),
+    (["compile=maybe"], "compile='maybe'", "true or false"),
+    (["compile=true", "engine=autograd"], "compile=True", "engine=autograd"),
     (["hydra.run.dir=/etc/passwd/run"], "hydra.run.dir", "writable folder"),
     (["-m", "seed=0,1", "optimizer.lr=1e-3,-2"], "optimizer.lr=-2", "> 0"),
 ]

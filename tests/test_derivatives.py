@@ -39,9 +39,9 @@ def test_streams_match_autograd(activation, names):
         torch.testing.assert_close(fast[k], slow[k], rtol=1e-10, atol=1e-12)
 
 
-def _residual_and_grads(model, x, engine):
+def _residual_and_grads(model, x, engine, compiled=False):
     model.zero_grad()
-    d = Field(model, ("t", "x"), engine).derivatives(x, ("u_t", "u_xx"))
+    d = Field(model, ("t", "x"), engine, compiled).derivatives(x, ("u_t", "u_xx"))
     r = d.u_t - 1e-4 * d.u_xx + 5 * d.u**3 - 5 * d.u
     r.square().mean().backward()
     return r.detach().double(), torch.cat([p.grad.flatten() for p in model.parameters()]).double()
@@ -66,6 +66,36 @@ def test_streams_residual_and_gradients_match_autograd():
     r32s, g32s = _residual_and_grads(model32, x32, "autograd")
     assert _rel(r32f, r_slow) < 1e-5 and _rel(g32f, g_slow) < 1e-5
     assert _rel(r32s, r_slow) < 1e-5 and _rel(g32s, g_slow) < 1e-5
+
+
+@pytest.mark.slow
+def test_compiled_streams_match_autograd():
+    """torch.compile'd streams (float64, then float32 against float64) as the test above."""
+    torch.manual_seed(3)
+    model = MLP(2, depth=3, width=16).double()
+    x = torch.rand(256, 2, dtype=torch.float64) * 2 - 1
+    r_fast, g_fast = _residual_and_grads(model, x, "streams", compiled=True)
+    r_slow, g_slow = _residual_and_grads(model, x, "autograd")
+    assert _rel(r_fast, r_slow) < 1e-6 and _rel(g_fast, g_slow) < 1e-6
+    r32, g32 = _residual_and_grads(model.float(), x.float(), "streams", compiled=True)
+    assert _rel(r32, r_slow) < 1e-5 and _rel(g32, g_slow) < 1e-5
+
+
+def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler found\nmore detail")
+
+    monkeypatch.setattr("pinn_cli.models.mlp.compiled_stream_forward", broken)
+    torch.manual_seed(4)
+    model = MLP(2, depth=2, width=8).double()
+    x = torch.rand(32, 2, dtype=torch.float64)
+    field = Field(model, ("t", "x"), "streams", compiled=True)
+    d = field.derivatives(x, ("u_t", "u_xx"))
+    eager = Field(model, ("t", "x"), "streams").derivatives(x, ("u_t", "u_xx"))
+    assert not field.compiled
+    assert "torch.compile is not usable here (RuntimeError: no C++ compiler found)" in caplog.text
+    for k in eager:
+        assert torch.equal(d[k], eager[k])
 
 
 def test_auto_engine_falls_back_for_gelu():

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pinn_cli.errors import ConfigError
-from pinn_cli.models.streams import ACTIVATIONS, stream_forward
+from pinn_cli.models.streams import ACTIVATIONS, compiled_stream_forward, stream_forward
 
 
 class MLP(nn.Module):
@@ -65,7 +65,10 @@ class MLP(nn.Module):
         return out
 
     def forward_streams(self, x: torch.Tensor, first: list[int], second: list[tuple[int, int]],
-                        taps: list | None = None) -> torch.Tensor:
-        """u and its derivatives, stacked: (S, N, m) with S = 1 + len(first) + len(second)."""
-        return stream_forward(x, [(l.weight, l.bias) for l in self.layers], self.activation,
-                              first, second, taps)
+                        taps: list | None = None, compiled: bool = False) -> torch.Tensor:
+        """u and its derivatives, stacked: (S, N, m) with S = 1 + len(first) + len(second).
+        ``compiled``: the torch.compile'd streams (no taps)."""
+        params = [(l.weight, l.bias) for l in self.layers]
+        if compiled:
+            return compiled_stream_forward(x, params, self.activation, first, second)
+        return stream_forward(x, params, self.activation, first, second, taps)

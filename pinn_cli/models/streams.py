@@ -23,6 +23,8 @@ s1 = sigma'(z0), s2 = sigma''(z0), s3 = sigma'''(z0) and output gradients g:
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -94,9 +96,24 @@ class StreamActivation(torch.autograd.Function):
         return dz, dz0.sum(0), None, None, None
 
 
+def stream_activation_ops(z, b, activation: str, n_first: int, pairs: tuple) -> torch.Tensor:
+    """What :class:`StreamActivation` computes, in plain tensor ops: autograd derives the backward,
+    and under torch.compile inductor fuses forward and backward each into one loop per layer."""
+    if activation == "tanh":
+        s = torch.tanh(z[0] + b)
+        s1 = 1 - s * s
+        s2 = -2 * s * s1
+    else:
+        s, s1 = torch.sin(z[0] + b), torch.cos(z[0] + b)
+        s2 = -s
+    rows = [s] + [s1 * z[i] for i in range(1, 1 + n_first)]
+    rows += [s1 * z[1 + n_first + k] + s2 * z[i] * z[j] for k, (i, j) in enumerate(pairs)]
+    return torch.stack(rows)
+
+
 def stream_forward(x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tensor]],
                    activation: str, first: list[int], second: list[tuple[int, int]],
-                   taps: list | None = None) -> torch.Tensor:
+                   taps: list | None = None, act_fn=StreamActivation.apply) -> torch.Tensor:
     """Propagate value, first and second derivative streams through the network.
 
     Args:
@@ -107,6 +124,7 @@ def stream_forward(x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tenso
         second: pairs (i, j), i and j in ``first``, for which d2u/dx_i dx_j is wanted.
         taps: if a list, each layer appends (H, Z): its stacked input (S, N, in) and its
             pre-activation output (S, N, out) with ``retain_grad()`` set, for per-batch gradients.
+        act_fn: the stream activation, :class:`StreamActivation` or :func:`stream_activation_ops`.
 
     Returns:
         (S, N, m): stream 0 is u, then one per ``first``, then one per ``second``.
@@ -125,5 +143,20 @@ def stream_forward(x: torch.Tensor, params: list[tuple[torch.Tensor, torch.Tenso
             taps.append((h, z))
         if l == len(params) - 1:
             return torch.cat([(z[0] + b)[None], z[1:]])          # (S, N, m), m is small
-        h = StreamActivation.apply(z, b, activation, len(first), pairs)
+        h = act_fn(z, b, activation, len(first), pairs)
     raise ValueError("params must hold at least one layer")
+
+
+def _ops_stream_forward(x, params, activation, first, second):
+    return stream_forward(x, params, activation, first, second, act_fn=stream_activation_ops)
+
+
+@functools.cache
+def _compiled():
+    return torch.compile(_ops_stream_forward, dynamic=False)   # imports the compiler: ~2 s
+
+
+def compiled_stream_forward(x, params, activation: str, first, second) -> torch.Tensor:
+    """:func:`stream_forward` with :func:`stream_activation_ops` under torch.compile (no taps);
+    compiled on the first call for each chunk shape."""
+    return _compiled()(x, params, activation, first, second)
