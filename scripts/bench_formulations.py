@@ -12,13 +12,20 @@ against nested autograd: relative deviation of the residual and of the parameter
   skipped with a one-line reason when the compiler is not usable here;
 - ``func.jvp``: torch.func forward-over-forward jvp along e_x (u, u_x, u_xx) and a jvp along e_t;
 - ``func.hessian``: torch.func vmap of jacrev/hessian per point (shown on a slice of the points,
-  ``--hessian-points``, scaled to the full set: it is far slower).
+  ``--hessian-points``, scaled to the full set: it is far slower);
+- ``autograd, matmul precision high``: nested autograd with
+  ``torch.set_float32_matmul_precision("high")`` over the whole step (TF32 on CUDA GPUs that have
+  it; on a CPU it may allow bf16 passes where the backend supports them).
 
-    python scripts/bench_formulations.py [--steps 10] [--device cpu] [--no-compile]
+    python scripts/bench_formulations.py [--steps 10] [--device cpu] [--no-compile] [--profile]
+
+``--profile`` ends with torch.profiler's table of the nested-autograd step (pinn-cli's default on
+ordinary steps): where its time goes, by operator.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import torch
@@ -83,16 +90,28 @@ def hessian_residual(model):
     return res
 
 
-def step(model, res_fn, x, chunk) -> None:
-    """What is timed: the loss over all points and its backward."""
-    model.zero_grad(set_to_none=True)
-    loss_over_chunks(res_fn, x, chunk).backward()
+@contextlib.contextmanager
+def matmul_precision(precision: str):
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(old)
 
 
-def run(model, res_fn, x, chunk):
+def step(model, res_fn, x, chunk, precision: str = "highest") -> None:
+    """What is timed: the loss over all points and its backward, at a float32 matmul precision."""
+    with matmul_precision(precision):
+        model.zero_grad(set_to_none=True)
+        loss_over_chunks(res_fn, x, chunk).backward()
+
+
+def run(model, res_fn, x, chunk, precision: str = "highest"):
     """Residual (N,) and flat parameter gradient of one formulation."""
-    step(model, res_fn, x, chunk)
-    r = torch.cat([res_fn(c).detach() for c in x.split(chunk)])
+    step(model, res_fn, x, chunk, precision)
+    with matmul_precision(precision):
+        r = torch.cat([res_fn(c).detach() for c in x.split(chunk)])
     return r, torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
@@ -111,6 +130,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=4096)
     ap.add_argument("--hessian-points", type=int, default=2048)
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     dev = torch.device(args.device)
     torch.manual_seed(0)
@@ -120,12 +140,16 @@ def main() -> None:
     forms = {"autograd (nested grad)": field_residual(model, "autograd"),
              "streams (fused Function)": field_residual(model, "streams"),
              "func.jvp (forward-over-forward)": jvp_residual(model)}
+    precision = {name: "highest" for name in forms}
+    forms["autograd, matmul precision high"] = forms["autograd (nested grad)"]
+    precision["autograd, matmul precision high"] = "high"
     if not args.no_compile:
         t0 = time.perf_counter()
         try:
             fn = compiled_residual(model)
             run(model, fn, x, args.chunk)
             forms["streams, torch.compile"] = fn
+            precision["streams, torch.compile"] = "highest"
             print(f"torch.compile: first call (compilation) {time.perf_counter() - t0:.1f} s")
         except Exception as err:                                 # noqa: BLE001 - reported
             print(f"torch.compile skipped: {type(err).__name__}: {str(err).splitlines()[0]}")
@@ -133,10 +157,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {dev}, {torch.get_num_threads()} threads; depth "
           f"{args.depth}, width {args.width}, {args.points} points, chunks of {args.chunk}")
     for name, fn in forms.items():
-        r, g = run(model, fn, x, args.chunk)
+        r, g = run(model, fn, x, args.chunk, precision[name])
         print(f"  {name:<34} deviation from autograd: residual {rel(r, ref_r):.1e}, "
               f"gradients {rel(g, ref_g):.1e}")
-    steps = {name: (lambda fn=fn: step(model, fn, x, args.chunk)) for name, fn in forms.items()}
+    steps = {name: (lambda fn=fn, p=precision[name]: step(model, fn, x, args.chunk, p))
+             for name, fn in forms.items()}
     med = alternating(steps, args.steps, dev, args.warmup)
     xs = x[:args.hessian_points]
     hes = alternating({"h": lambda: step(model, hessian_residual(model), xs, args.chunk)},
@@ -145,6 +170,11 @@ def main() -> None:
     print("median forward+backward per step (loss over all points):")
     for name, t in [*med.items(), ("func.hessian (vmap, scaled)", hes)]:
         print(f"  {name:<34} {t * 1e3:9.1f} ms   {base / t:5.2f}x autograd")
+    if args.profile:
+        with torch.profiler.profile() as prof:
+            for _ in range(3):
+                step(model, forms["autograd (nested grad)"], x, args.chunk)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 if __name__ == "__main__":

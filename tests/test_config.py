@@ -66,3 +66,14 @@ def test_cuda_without_gpu_is_refused(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     code, err = _cli(monkeypatch, capsys, "device=cuda")
     assert code == 2 and "device='cuda'" in err and "no CUDA GPU" in err
+
+
+@pytest.mark.parametrize("plain", [o for o in options("experiment") if not o.endswith("_rba")])
+def test_experiment_presets_compose_and_differ_only_in_weighting(make_cfg, plain):
+    """Each preset passes the checks, and its _rba twin is the same run with RBA weighting."""
+    a, b = make_cfg(f"+experiment={plain}", small=False), make_cfg(f"+experiment={plain}_rba", small=False)
+    check_config(a)
+    check_config(b)
+    assert a.weighting._target_.endswith("NoWeighting") and b.weighting._target_.endswith("RBA")
+    a.weighting = b.weighting = None
+    assert a == b
