@@ -5,9 +5,10 @@ Both take the same network weights and points (Allen-Cahn residual + initial con
 run alternately in one process, and report the median of ``--steps`` steps after warm-up, the
 speed-up of pinn-cli's default step over the baseline (`speed-up: X.XX`) and the peak memory
 of each (on the CPU, measured in a fresh process per variant). pinn-cli with engine=streams
-(forward derivative streams on every step, chunked) is shown too.
+(forward derivative streams on every step, chunked) is shown too, and with ``--compile`` the
+step with compile=true (the streams under torch.compile; compiled during warm-up).
 
-    python scripts/bench_step.py [--device cuda] [--steps 10] [--size paper|small|both]
+    python scripts/bench_step.py [--device cuda] [--steps 10] [--size paper|small|both] [--compile]
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def peak_bytes(size: str, device: str, name: str) -> int:
     """Peak memory of one variant's step: the CUDA allocator's peak, or on the CPU the peak
     resident memory of a fresh process over two steps, above its resident memory before them."""
     if torch.device(device).type == "cuda":
-        runs = variants(size, device)
+        runs = variants(size, device, compiled="compile" in name)
         runs[name]()
         torch.cuda.reset_peak_memory_stats()
         runs[name]()
@@ -59,7 +60,7 @@ def _status_kib(key: str) -> int:
 
 def _peak_child(size: str, device: str, name: str) -> None:
     """Print the peak resident memory of two steps above the resident memory before them."""
-    fn = variants(size, device)[name]
+    fn = variants(size, device, compiled="compile" in name)[name]
     fn()
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:      # reset the high-water mark (VmHWM)
@@ -70,7 +71,7 @@ def _peak_child(size: str, device: str, name: str) -> None:
     print((_status_kib("VmHWM") - before) * 1024)
 
 
-def variants(size: str, device: str) -> dict:
+def variants(size: str, device: str, compiled: bool = False) -> dict:
     """name -> one training step: the baseline, and pinn-cli's step with each engine."""
     depth, width, n = SIZES[size]
     common = ["pde=allen_cahn", f"model.depth={depth}", f"model.width={width}",
@@ -82,14 +83,17 @@ def variants(size: str, device: str) -> dict:
     base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
     x, x_ic = tr.points["res"], tr.points["ic"]
     u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
-    return {"baseline (nested autograd)": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
+    runs = {"baseline (nested autograd)": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
             f"pinn-cli (default: {tr.field.engine}, chunk {tr.chunk})": tr.step,
             f"pinn-cli (engine=streams, chunk {alt.chunk})": alt.step}
+    if compiled:
+        runs[f"pinn-cli (compile=true, chunk {tr.chunk})"] = trainer(common + ["compile=true"]).step
+    return runs
 
 
-def bench(size: str, device: str, steps: int, warmup: int) -> None:
+def bench(size: str, device: str, steps: int, warmup: int, compiled: bool) -> None:
     depth, width, n = SIZES[size]
-    runs = variants(size, device)
+    runs = variants(size, device, compiled)
     dev = torch.device(device)
     med = alternating(runs, steps, dev, warmup)          # round-robin: drift hits all alike
     peaks = {name: peak_bytes(size, device, name) for name in runs}
@@ -98,7 +102,8 @@ def bench(size: str, device: str, steps: int, warmup: int) -> None:
     for name in runs:
         print(f"  {name:<42} {med[name] * 1e3:9.1f} ms   peak memory {peaks[name] / 2**20:8.1f} MiB")
     names = list(runs)
-    print(f"  engine=streams over the baseline: {med[names[0]] / med[names[2]]:.2f}x")
+    for name in names[2:]:
+        print(f"  {name} over the baseline: {med[names[0]] / med[name]:.2f}x")
     print(f"  speed-up: {med[names[0]] / med[names[1]]:.2f}")
 
 
@@ -108,13 +113,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--size", default="both", choices=["paper", "small", "both"])
+    ap.add_argument("--compile", action="store_true", help="add the compile=true step")
     ap.add_argument("--peak-of", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peak_of:
         return _peak_child(args.size, args.device, args.peak_of)
     print(f"torch {torch.__version__}")
     for size in (["small", "paper"] if args.size == "both" else [args.size]):
-        bench(size, args.device, args.steps, args.warmup)
+        bench(size, args.device, args.steps, args.warmup, args.compile)
 
 
 if __name__ == "__main__":
