@@ -41,7 +41,10 @@ def test_streams_match_autograd(activation, names):
 
 def _residual_and_grads(model, x, engine, compiled=False):
     model.zero_grad()
-    d = Field(model, ("t", "x"), engine, compiled).derivatives(x, ("u_t", "u_xx"))
+    field = Field(model, ("t", "x"), engine, compiled)
+    d = field.derivatives(x, ("u_t", "u_xx"))
+    if compiled and not field.compiled:
+        pytest.skip("torch.compile is not usable on this machine (the fallback is tested below)")
     r = d.u_t - 1e-4 * d.u_xx + 5 * d.u**3 - 5 * d.u
     r.square().mean().backward()
     return r.detach().double(), torch.cat([p.grad.flatten() for p in model.parameters()]).double()

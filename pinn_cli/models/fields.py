@@ -8,7 +8,7 @@ differentiation, drawn from the PDE's axis names. Two engines compute them:
   Exact (same maths, different order of floating-point operations) and faster.
 
 ``engine="auto"`` takes streams where the model supports them. With ``compiled``, the streams
-run under torch.compile (:data:`pinn_cli.models.streams.compiled_stream_forward`) except when
+run under torch.compile (:func:`pinn_cli.models.streams.compiled_stream_forward`) except when
 taps are captured; if compilation fails (no C++ compiler, an unsupported platform), the field
 says so once and continues with the eager streams.
 """

@@ -98,7 +98,7 @@ class StreamActivation(torch.autograd.Function):
 
 def stream_activation_ops(z, b, activation: str, n_first: int, pairs: tuple) -> torch.Tensor:
     """What :class:`StreamActivation` computes, in plain tensor ops: autograd derives the backward,
-    and under torch.compile inductor fuses forward and backward each into one loop per layer."""
+    and torch.compile can fuse the elementwise work of each layer, forward and backward."""
     if activation == "tanh":
         s = torch.tanh(z[0] + b)
         s1 = 1 - s * s
