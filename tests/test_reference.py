@@ -4,6 +4,7 @@ from __future__ import annotations
 import multiprocessing as mp
 
 import numpy as np
+import pytest
 
 from pinn_cli.reference.allen_cahn import solve_allen_cahn
 from pinn_cli.reference.burgers import solve_burgers
@@ -21,6 +22,23 @@ def test_etdrk4_is_fourth_order_and_converged_at_the_default_step():
     b = solve_allen_cahn(dt=2.5e-4)["u"]
     assert a.shape == (201, 512)
     assert np.abs(a - b).max() < 1e-8
+
+
+def test_allen_cahn_on_a_shorter_interval_is_the_start_of_the_long_solve():
+    """t_end = 0.25 with 26 outputs (every 0.01) repeats the first quarter of t_end = 1."""
+    long = solve_allen_cahn(modes=128, n_t=101, dt=1e-3)
+    short = solve_allen_cahn(modes=128, n_t=26, dt=1e-3, t_end=0.25)
+    np.testing.assert_allclose(short["t"], long["t"][:26])
+    np.testing.assert_array_equal(short["u"], long["u"][:26])
+
+
+def test_allen_cahn_rejects_a_step_that_does_not_divide_the_output_interval():
+    from pinn_cli.errors import ConfigError
+    from pinn_cli.pdes import AllenCahn
+
+    with pytest.raises(ConfigError, match=r"pde.reference.dt=0.0005 .*0.00125"):
+        AllenCahn(t_end=0.25)                               # 201 outputs: every 0.00125
+    assert AllenCahn(t_end=0.25, reference={"modes": 512, "n_t": 51, "dt": 5e-4}).bounds[0, 1] == 0.25
 
 
 def test_cole_hopf_quadrature_converges():

@@ -1,6 +1,8 @@
 """Allen-Cahn, the paper's main case.
 
-    u_t - eps u_xx + 5 u^3 - 5 u = 0,   t in [0, 1], x in [-1, 1],   u(0, x) = x^2 cos(pi x)
+    u_t - eps u_xx + 5 u^3 - 5 u = 0,   t in [0, t_end], x in [-1, 1],   u(0, x) = x^2 cos(pi x)
+
+(the paper: t_end = 1).
 
 As in the paper's code, only the initial condition is fitted (no boundary term); the solution is
 periodic in x. Reference: pseudo-spectral ETDRK4 on the 512 x 201 grid.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pinn_cli.errors import ConfigError
 from pinn_cli.pdes.base import PDE, Reference, check_positive_int
 from pinn_cli.reference.allen_cahn import solve_allen_cahn
 
@@ -17,6 +20,7 @@ from pinn_cli.reference.allen_cahn import solve_allen_cahn
 class AllenCahn(PDE):
     """Args:
         eps: diffusion coefficient (paper 1e-4).
+        t_end: final time (paper 1); the reference keeps ``n_t`` times in [0, t_end].
         n_collocation: interior points (paper 25,600), Latin hypercube in (t, x).
         n_initial: initial-condition points (paper 512), Latin hypercube in x at t = 0.
         loss_weights: weights of the terms ``res`` and ``ic``.
@@ -26,13 +30,23 @@ class AllenCahn(PDE):
     axes = ("t", "x")
 
     def __init__(self, eps: float = 1e-4, n_collocation: int = 25600, n_initial: int = 512,
-                 loss_weights: dict | None = None, reference: dict | None = None):
-        self.eps = float(eps)
-        self.bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
+                 loss_weights: dict | None = None, reference: dict | None = None,
+                 t_end: float = 1.0):
+        self.eps, self.t_end = float(eps), float(t_end)
+        if not self.t_end > 0:
+            raise ConfigError("pde.t_end", t_end, "a number > 0")
+        self.bounds = np.array([[0.0, self.t_end], [-1.0, 1.0]])
         self.n_collocation = check_positive_int("pde.n_collocation", n_collocation)
         self.n_initial = check_positive_int("pde.n_initial", n_initial)
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0})
         self.reference_params = dict(reference or {"modes": 512, "n_t": 201, "dt": 5e-4})
+        ref = self.reference_params
+        check_positive_int("pde.reference.n_t", ref["n_t"] - 1)
+        steps = self.t_end / (ref["n_t"] - 1) / ref["dt"]
+        if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
+            raise ConfigError("pde.reference.dt", ref["dt"],
+                              f"a divisor of the output interval t_end / (n_t - 1) = "
+                              f"{self.t_end / (ref['n_t'] - 1):g}")
 
     @staticmethod
     def u0(x):
@@ -51,5 +65,6 @@ class AllenCahn(PDE):
         return {"ic": net(points["ic"]) - self.u0(points["ic"][:, 1])}
 
     def reference(self, cache):
-        sol = cache.get("allen_cahn", {"eps": self.eps, **self.reference_params}, solve_allen_cahn)
+        sol = cache.get("allen_cahn", {"eps": self.eps, "t_end": self.t_end, **self.reference_params},
+                        solve_allen_cahn)
         return Reference(axes=[sol["t"], sol["x"]], values=sol["u"])
