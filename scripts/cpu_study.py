@@ -1,7 +1,7 @@
 """The phases on a laptop: plain and RBA runs of a CPU-scale preset over several seeds, then
 pinn-analyze, then onsets and errors as mean and spread.
 
-    python scripts/cpu_study.py [--experiment cpu_burgers] [--seeds 0,1,2] [--n-jobs 2] [--out DIR]
+    python scripts/cpu_study.py [--experiment cpu_allen_cahn] [--seeds 0,1,2] [--n-jobs 2] [--out DIR]
 
 Runs ``pinn-train -m +experiment=<E>,<E>_rba seed=<seeds>`` through the joblib launcher (one
 thread per job), ``pinn-analyze`` on the sweep folder (figures included), and prints, per
@@ -31,7 +31,7 @@ def spread(values) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--experiment", default="cpu_burgers")
+    ap.add_argument("--experiment", default="cpu_allen_cahn")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="sweep folder (default: outputs/...)")
