@@ -7,8 +7,8 @@ against nested autograd: relative deviation of the residual and of the parameter
 
 - ``autograd``: nested torch.autograd.grad (pinn-cli's default engine on ordinary steps);
 - ``streams``: pinn-cli's forward derivative streams with the fused activation Function;
-- ``streams, compiled``: the same streams written with plain tensor ops, under torch.compile
-  (inductor fuses each layer's activation arithmetic, forward and backward, into one loop);
+- ``streams, torch.compile``: the same streams written with plain tensor ops, under
+  torch.compile (inductor may fuse each layer's elementwise work, forward and backward);
   skipped with a one-line reason when the compiler is not usable here;
 - ``func.jvp``: torch.func forward-over-forward jvp along e_x (u, u_x, u_xx) and a jvp along e_t;
 - ``func.hessian``: torch.func vmap of jacrev/hessian per point (shown on a slice of the points,
