@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pinn_cli.analyze import main as analyze
+from pinn_cli.cli.analyze import main as analyze
 from pinn_cli.diagnostics.cadence import Cadence
-from pinn_cli.runlog import RunWriter, SeriesSpec
+from pinn_cli.runfile import RunWriter, SeriesSpec
 
 STEPS = 300_000
 

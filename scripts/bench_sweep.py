@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-TRAIN = [sys.executable, "-c", "from pinn_cli.train import main; main()"]
+TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
 
 
 def sweep(launcher: list[str], iterations: int) -> float:

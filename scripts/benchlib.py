@@ -50,6 +50,6 @@ def compose_cfg(overrides: list[str]):
 
 
 def trainer(overrides: list[str]):
-    from pinn_cli.trainer import Trainer
+    from pinn_cli.training.trainer import Trainer
 
     return Trainer(compose_cfg(overrides), tempfile.mkdtemp(prefix="pinn-bench-"))

@@ -43,7 +43,7 @@ def _threads():
 TRAIN_SCRIPT = """
 import sys
 from hydra import compose, initialize_config_module
-from pinn_cli.trainer import run
+from pinn_cli.training.trainer import run
 with initialize_config_module("pinn_cli.conf", version_base=None):
     cfg = compose("train", overrides=sys.argv[2:])
 run(cfg, sys.argv[1])
@@ -67,7 +67,7 @@ def wait_for_records():
     """wait_for_records(pattern_dir, n): block until a run.h5 under it holds > n metrics records;
     -> its path."""
     from pinn_cli.errors import PinnError
-    from pinn_cli.runlog import read_run
+    from pinn_cli.runfile import read_run
 
     def _wait(folder, n, timeout=180):
         deadline = time.time() + timeout

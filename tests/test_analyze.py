@@ -8,9 +8,9 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from pinn_cli.analyze import main
-from pinn_cli.runlog import RunWriter, SeriesSpec
-from pinn_cli.trainer import run
+from pinn_cli.cli.analyze import main
+from pinn_cli.runfile import RunWriter, SeriesSpec
+from pinn_cli.training.trainer import run
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +41,9 @@ def test_real_run_end_to_end(real_run, capsys):
 
 
 def test_snr_figure_has_log_axes_and_the_error_on_a_twin_axis(real_run):
-    from pinn_cli.analysis import analyze_run
-    from pinn_cli.plots import snr_figure
-    from pinn_cli.runlog import read_run
+    from pinn_cli.analysis.summary import analyze_run
+    from pinn_cli.analysis.plots import snr_figure
+    from pinn_cli.runfile import read_run
     import matplotlib.pyplot as plt
     r = read_run(real_run / "run.h5")
     captured = {}

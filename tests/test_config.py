@@ -6,9 +6,9 @@ import sys
 import pytest
 import torch
 
-from pinn_cli import train
-from pinn_cli.cli_check import GROUPS, options
-from pinn_cli.config_check import check_config, instantiate
+from pinn_cli.cli import train
+from pinn_cli.config.argv import GROUPS, options
+from pinn_cli.config.validate import check_config, instantiate
 
 CHOICES = [(g, o) for g in GROUPS if g != "experiment" for o in options(g)]
 

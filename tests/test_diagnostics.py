@@ -11,8 +11,8 @@ from pinn_cli.diagnostics.entropy import layer_entropy
 from pinn_cli.diagnostics.residuals import homogeneity
 from pinn_cli.diagnostics.snr import naive_batch_gradients, snr_stats
 from pinn_cli.errors import ConfigError
-from pinn_cli.runlog import read_run
-from pinn_cli.trainer import Trainer, run
+from pinn_cli.runfile import read_run
+from pinn_cli.training.trainer import Trainer, run
 
 
 @pytest.mark.parametrize("pde,weighting,chunk", [("burgers", "rba", 0), ("allen_cahn", "none", 64),

@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pinn_cli.runlog import RunFileError, RunWriter, SeriesSpec, read_run
+from pinn_cli.runfile import RunFileError, RunWriter, SeriesSpec, read_run
 
 
 def test_series_grow_together_and_static_data_is_kept(tmp_path):

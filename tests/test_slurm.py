@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 
-from pinn_cli import checkpoint
-from pinn_cli.runlog import read_run
-from pinn_cli.trainer import run
+from pinn_cli.training import checkpoint
+from pinn_cli.runfile import read_run
+from pinn_cli.training.trainer import run
 
 
 def _slurm_up() -> bool:
@@ -23,7 +23,7 @@ def _slurm_up() -> bool:
 
 pytestmark = [pytest.mark.slurm,
               pytest.mark.skipif(not _slurm_up(), reason="no SLURM: bash scripts/slurm_local.sh start")]
-TRAIN = [sys.executable, "-c", "from pinn_cli.train import main; main()"]
+TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
 SMALL = ["model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=1"]
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2",
          "hydra.launcher.timeout_min=20"]

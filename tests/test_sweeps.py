@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from pinn_cli import checkpoint
-from pinn_cli.runlog import read_run
-from pinn_cli.trainer import run
+from pinn_cli.training import checkpoint
+from pinn_cli.runfile import read_run
+from pinn_cli.training.trainer import run
 
-TRAIN = [sys.executable, "-c", "from pinn_cli.train import main; main()"]
+TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
 SMALL = ["device=cpu", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=2"]
 
 def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, ref_cache,

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from pinn_cli import checkpoint
+from pinn_cli.training import checkpoint
 from pinn_cli.errors import ConfigError, PinnError
-from pinn_cli.runlog import read_run
-from pinn_cli.trainer import Trainer, run
+from pinn_cli.runfile import read_run
+from pinn_cli.training.trainer import Trainer, run
 
 
 def _params(run_dir):

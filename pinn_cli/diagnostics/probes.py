@@ -10,7 +10,7 @@ from pinn_cli.diagnostics.recorder import Probe
 from pinn_cli.diagnostics.residuals import homogeneity, residual_map
 from pinn_cli.diagnostics.snr import check_batches, snr_stats
 from pinn_cli.pdes.base import grid_points
-from pinn_cli.runlog import SeriesSpec
+from pinn_cli.runfile import SeriesSpec
 
 
 def _host(values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

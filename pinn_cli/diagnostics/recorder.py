@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pinn_cli.diagnostics.cadence import Cadence
-from pinn_cli.runlog import SeriesSpec
+from pinn_cli.runfile import SeriesSpec
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from pinn_cli.phases import PhaseParams, detect, log_slope, value_at, window_median
-from pinn_cli.runlog import Run
+from pinn_cli.analysis.phases import PhaseParams, detect, log_slope, value_at, window_median
+from pinn_cli.runfile import Run
 
 SUMMARY_SCHEMA = 1
 GROUPS = ("metrics", "snr", "residual", "residual_map", "entropy", "weights")

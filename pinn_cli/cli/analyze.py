@@ -18,9 +18,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pinn_cli.analysis import analyze_run, comparison_rows, group_ratios
-from pinn_cli.phases import PhaseParams
-from pinn_cli.runlog import RunFileError, read_run
+from pinn_cli.analysis.summary import analyze_run, comparison_rows, group_ratios
+from pinn_cli.analysis.phases import PhaseParams
+from pinn_cli.runfile import RunFileError, read_run
 
 
 def find_runs(path: Path) -> list[Path]:
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(exist_ok=True)
             (out / "summary.json").write_text(json.dumps(summary, indent=2))
             if not args.no_figures:
-                from pinn_cli.plots import run_figures
+                from pinn_cli.analysis.plots import run_figures
                 summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
             done.append((run, summary))
     if done:
@@ -123,7 +123,7 @@ def _compare(done, out: Path, params, figures: bool, console) -> None:
                           f"error ratio {_fmt(g.get('error_ratio_plain_over_rba'))}")
     console.print(t)
     if figures:
-        from pinn_cli.plots import overlay_figure
+        from pinn_cli.analysis.plots import overlay_figure
         overlay_figure(done, out, params)
     console.print(f"comparison written to {out}")
 

@@ -1,7 +1,7 @@
 """``pinn-train``: compose the config with Hydra, check it, train one run per job.
 
 The Hydra task function is thin: it finds the job's output folder and calls
-:func:`pinn_cli.trainer.run`, which tests call directly without Hydra's global state.
+:func:`pinn_cli.training.trainer.run`, which tests call directly without Hydra's global state.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from pinn_cli.cli_check import check_argv, with_resume
+from pinn_cli.config.argv import check_argv, with_resume
 from pinn_cli.errors import PinnError
-from pinn_cli.trainer import run
+from pinn_cli.training.trainer import run
 
 log = logging.getLogger("pinn_cli")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from pinn_cli.runlog import RunFileError, read_attrs
+from pinn_cli.runfile import RunFileError, read_attrs
 
 log = logging.getLogger("pinn_cli")
 FIELDS = ("job", "status", "steps", "final_rel_l2", "final_loss", "wall_time")

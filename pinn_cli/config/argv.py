@@ -24,7 +24,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from pinn_cli.config_check import check_config
+from pinn_cli.config.validate import check_config
 from pinn_cli.errors import PinnError
 
 GROUPS = ("pde", "model", "optimizer", "weighting", "diagnostics", "experiment")

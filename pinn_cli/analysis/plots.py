@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pinn_cli.analysis import smoothed_snr  # noqa: E402
-from pinn_cli.phases import PhaseParams, running_median  # noqa: E402
+from pinn_cli.analysis.summary import smoothed_snr  # noqa: E402
+from pinn_cli.analysis.phases import PhaseParams, running_median  # noqa: E402
 
 PHASE_COLOURS = ("#dbe9f6", "#fbe3d6", "#dff2dc")   # fitting, diffusion, total diffusion
 

@@ -24,17 +24,17 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import pinn_cli
-from pinn_cli import checkpoint
-from pinn_cli.config_check import DTYPES, check_config, instantiate, resolve_device
+from pinn_cli.training import checkpoint
+from pinn_cli.config.validate import DTYPES, check_config, instantiate, resolve_device
 from pinn_cli.diagnostics.recorder import StepState
 from pinn_cli.diagnostics.snr import (batch_gradients_from_taps, check_batches,
                                       naive_batch_gradients)
 from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.models.fields import Field
-from pinn_cli.preemption import StopSignals
-from pinn_cli.progress import Reporter
+from pinn_cli.training.preemption import StopSignals
+from pinn_cli.training.progress import Reporter
 from pinn_cli.reference.cache import ReferenceCache
-from pinn_cli.runlog import RunWriter, read_run
+from pinn_cli.runfile import RunWriter, read_run
 
 log = logging.getLogger("pinn_cli")
 RUN_FILE = "run.h5"
