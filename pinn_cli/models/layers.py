@@ -11,12 +11,11 @@ so that at initialisation the effective W equals the Xavier-normal W0 it was fac
 training then moves (s, V) instead of W (defaults mu = 1.0, sigma = 0.1 as in the paper).
 
 Which matrix the SNR is over. ``weight()`` is the effective W the layer applies. The SNR and the
-other per-layer diagnostics (the /weights norms too) take ``matrix``, the trainable 2-D parameter:
-W itself, or V under RWF
-(s, a vector, is left out like the biases). The effective W is not a leaf of the graph - it is
-recomputed at every forward - so ``torch.autograd.grad(loss, W)`` could not reach it; and
-since dL/dV = diag(exp(s)) dL/dW with the same row scaling for every batch, an SNR over the
-effective W follows from the V gradients by scaling row i by exp(-s_i).
+other per-layer diagnostics (the /weights norms too) take ``matrix``, the trainable 2-D
+parameter: W itself, or V under RWF (s, a vector, is left out like the biases). The effective W
+is not a leaf of the graph - it is recomputed at every forward - so ``torch.autograd.grad(loss,
+W)`` could not reach it; and since dL/dV = diag(exp(s)) dL/dW with the same row scaling for every
+batch, an SNR over the effective W follows from the V gradients by scaling row i by exp(-s_i).
 
 Input embedding, applied in two stages:
 
