@@ -10,21 +10,36 @@ y = log10(SNR):
 2. **Fitting -> diffusion**: the first record whose smoothed SNR is below 1 and stays below 1
    over [s, s (1 + ``persist``)]: in at least ``hold`` of the records there, and at least
    ``min_records`` of them (a run that ends sooner needs ``min_records`` records up to its end),
-   provided the run started in fitting (smoothed SNR above 1 at its first record).
+   provided the run started in fitting (smoothed SNR above 1 at its first record), and at a step
+   s <= ``fit_by``: fitting is the first, short phase (the paper: ~100-200 steps); a run whose SNR
+   stays above 1 past that has no fitting -> diffusion, however its SNR drifts later.
 3. **Diffusion -> total diffusion**: after that, the first record whose smoothed SNR is back
    above 1 and stays above under the same rule. A run that starts below 1 shows no fitting phase
    (reported as not observed) and is searched for this return from its first record.
-
 4. **Refine** each onset: the crossing of the smoothed curve lags or leads by a few records, so
-   the onset is the change point of a two-level least-squares fit of the raw log SNR within
+   the onset is the change point k of a two-level least-squares fit of the raw log SNR within
    2 x ``min_records`` records of the crossing.
+5. **A step, or no transition**: both transitions are abrupt changes of level. The median raw
+   log SNR over [s_k, s_k (1 + persist)] must differ from the median over [s_k / (1 + persist),
+   s_k) by at least ``jump`` decades in the transition's direction (each window widened to
+   2 x ``min_records`` records where the cadence is sparse). A drift across 1 moves the two
+   medians by only (its rate, in decades of SNR per decade of step) x ~0.18 decades: ~0.1-0.15
+   for the lid-driven cavity's SNR drifting from ~5 to ~1 over the late run; a drift that also
+   wanders (+-0.15 decades over a third of a decade of step) can step by 0.4-0.7 locally, which
+   is why fitting also has its ``fit_by`` bound. If the first sustained crossing fails this
+   test, the transition is not reached (the crossing is kept in ``rejected``) and the search
+   stops there: a fitting phase that did not end by a step has no total diffusion after it.
 
 A transition that the series does not show is reported as not reached (``None``), never guessed.
-NaN and non-positive values are dropped before anything else.
+NaN and non-positive values are dropped before anything else. Each rule looks a bounded stretch
+ahead of its record (up to ~1.7 times its step, and 2 x ``min_records`` records), so the same
+decisions are taken causally as the run goes by ``pinn_cli.analysis.online``; ``fit_by`` is a step,
+not a share of the run, for that reason (a run's length is unknown while it runs, and a killed or
+extended run would move a share).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -35,6 +50,8 @@ class PhaseParams:
     min_records: int = 7        # fewest records in a median window, and in a sustained state
     persist: float = 0.5        # a state must hold over [s, s * (1 + persist)] ...
     hold: float = 0.7           # ... in at least this share of the records there
+    jump: float = 0.4           # an onset steps the median log10 SNR by at least this (decades)
+    fit_by: float = 10_000      # fitting -> diffusion must cross by this step (the paper: ~150)
 
     def asdict(self) -> dict:
         return asdict(self)
@@ -48,6 +65,7 @@ class Phases:
     fitting_end: int | None     # step of fitting -> diffusion
     total_diffusion: int | None  # step of diffusion -> total diffusion
     started_in_fitting: bool
+    rejected: dict = field(default_factory=dict)  # {kind: step} of a crossing that was no step
 
 
 def clean(steps, values) -> tuple[np.ndarray, np.ndarray]:
@@ -58,36 +76,40 @@ def clean(steps, values) -> tuple[np.ndarray, np.ndarray]:
     return steps[ok][order], values[ok][order]
 
 
+def median(a: np.ndarray) -> float:
+    """np.median of a non-empty 1-D array without its per-call overhead (same value)."""
+    n = len(a)
+    if n % 2:
+        return float(np.partition(a, n // 2)[n // 2])
+    lo, hi = np.partition(a, (n // 2 - 1, n // 2))[n // 2 - 1:n // 2 + 1]
+    return float((lo + hi) / 2)
+
+
+def smooth_at(x: np.ndarray, y: np.ndarray, i: int, window: float, min_records: int) -> float:
+    """Median of y over |x_j - x_i| <= window, or over the min_records nearest x_j (a window
+    centred on i, shifted inside the series at its ends)."""
+    m, k = len(x), min(min_records, len(x))
+    a = int(np.searchsorted(x, x[i] - window, side="left"))
+    b = int(np.searchsorted(x, x[i] + window, side="right"))
+    if b - a < k:                                       # widen symmetrically to k records
+        a = max(0, min(i - k // 2, m - k))
+        b = a + k
+    return median(y[a:b])
+
+
 def running_median(x: np.ndarray, y: np.ndarray, window: float, min_records: int) -> np.ndarray:
-    """Median of y over |x_j - x_i| <= window, or over the min_records nearest x_j; (m,)."""
-    m = len(x)
-    lo = np.searchsorted(x, x - window, side="left")
-    hi = np.searchsorted(x, x + window, side="right")
-    out = np.empty(m)
-    k = min(min_records, m)
-    for i in range(m):
-        a, b = lo[i], hi[i]
-        if b - a < k:                                   # widen symmetrically to k records
-            a = max(0, min(i - k // 2, m - k))
-            b = a + k
-        out[i] = np.median(y[a:b])
-    return out
+    """``smooth_at`` of every record; (m,)."""
+    return np.array([smooth_at(x, y, i, window, min_records) for i in range(len(x))])
 
 
-def _sustained(steps: np.ndarray, state: np.ndarray, i: int, p: PhaseParams) -> bool:
-    """Does the state of record i hold over [s_i, s_i (1 + persist)]: in at least ``hold`` of
-    those records, and at least ``min_records`` of them (fewer only if the run ends first)?"""
+def sustained(steps: np.ndarray, smooth: np.ndarray, i: int, p: PhaseParams) -> bool:
+    """Does the state (smoothed log SNR above 0 or not) of record i hold over
+    [s_i, s_i (1 + persist)]: in at least ``hold`` of those records, and at least ``min_records``
+    of them (fewer only if the run ends first)?"""
     end = np.searchsorted(steps, steps[i] * (1 + p.persist), side="right")
     end = max(end, min(i + p.min_records, len(steps)))
-    span = state[i:end]
-    return len(span) >= p.min_records and np.mean(span == state[i]) >= p.hold
-
-
-def _first(steps, state, start, target, p: PhaseParams) -> int | None:
-    for i in range(start, len(steps)):
-        if state[i] == target and _sustained(steps, state, i, p):
-            return i
-    return None
+    span = smooth[i:end] > 0
+    return len(span) >= p.min_records and np.mean(span == span[0]) >= p.hold
 
 
 def refine(y: np.ndarray, i: int, reach: int, up: bool) -> int:
@@ -109,6 +131,31 @@ def refine(y: np.ndarray, i: int, reach: int, up: bool) -> int:
     return best_k
 
 
+def level_change(steps: np.ndarray, y: np.ndarray, k: int, p: PhaseParams) -> float:
+    """median(y over [s_k, s_k r]) - median(y over [s_k / r, s_k)), r = 1 + persist, in decades;
+    each window widened to 2 min_records records (cut at the ends of the run); 0 for k = 0."""
+    if k <= 0:
+        return 0.0
+    r, n = 1 + p.persist, 2 * p.min_records
+    a = min(int(np.searchsorted(steps, steps[k] / r, side="left")), max(0, k - n))
+    e = max(int(np.searchsorted(steps, steps[k] * r, side="right")), min(len(steps), k + n))
+    return median(y[k:e]) - median(y[a:k])
+
+
+def is_step(steps: np.ndarray, y: np.ndarray, k: int, up: bool, p: PhaseParams) -> bool:
+    """Does the level step at record k by at least ``jump`` decades, up (a rise) or down?"""
+    change = level_change(steps, y, k, p)
+    return (change if up else -change) >= p.jump
+
+
+def _first(steps, smooth, start, up: bool, p: PhaseParams, last=np.inf) -> int | None:
+    """The first record i >= start with s_i <= last in state ``up``, sustained."""
+    for i in range(start, int(np.searchsorted(steps, last, side="right"))):
+        if (smooth[i] > 0) == up and sustained(steps, smooth, i, p):
+            return i
+    return None
+
+
 def detect(steps, snr, params: PhaseParams | None = None) -> Phases:
     """Find fitting -> diffusion and diffusion -> total diffusion in an SNR series."""
     p = params or PhaseParams()
@@ -117,18 +164,24 @@ def detect(steps, snr, params: PhaseParams | None = None) -> Phases:
         return Phases(s, v, v, None, None, False)
     raw = np.log10(v)
     y = running_median(np.log10(s + 1), raw, p.window, p.min_records)
-    above = y > 0
-    fit_end = total = None
-    started = bool(above[0])
+    started = bool(y[0] > 0)
+    out = Phases(s, v, 10**y, None, None, started)
     # a run that starts below 1 (fitting shorter than the first record, or absent) is in
     # diffusion from its first record; its total diffusion is still the sustained return above 1
-    i = _first(s, above, 0, False, p) if started else 0
-    if i is not None:
-        if started:
-            fit_end = int(s[refine(raw, i, p.min_records, up=False)])
-        j = _first(s, above, i, True, p)
-        total = int(s[refine(raw, j, p.min_records, up=True)]) if j is not None else None
-    return Phases(s, v, 10**y, fit_end, total, started)
+    start = 0
+    for kind, up in (("fitting_end", False), ("total_diffusion", True)):
+        if kind == "fitting_end" and not started:
+            continue
+        i = _first(s, y, start, up, p, p.fit_by if kind == "fitting_end" else np.inf)
+        if i is None:
+            break
+        k = refine(raw, i, p.min_records, up)
+        if not is_step(s, raw, k, up, p):
+            out.rejected[kind] = int(s[k])
+            break
+        setattr(out, kind, int(s[k]))
+        start = i
+    return out
 
 
 def value_at(steps, values, step: int | None):
