@@ -9,9 +9,10 @@ import torch
 from pinn_cli.diagnostics.adam import adam_snr
 from pinn_cli.diagnostics.entropy import layer_entropy
 from pinn_cli.diagnostics.residuals import homogeneity
-from pinn_cli.diagnostics.snr import naive_batch_gradients, snr_stats
+from pinn_cli.diagnostics.snr import snr_stats
 from pinn_cli.errors import ConfigError
 from pinn_cli.runfile import read_run
+from pinn_cli.training.evaluate import Evaluator
 from pinn_cli.training.trainer import Trainer, run
 
 
@@ -22,9 +23,9 @@ def test_fast_snr_equals_naive_loop(make_cfg, tmp_path, pde, weighting, chunk):
                    "diagnostics.snr.batches=8", "model.depth=3", f"chunk_size={chunk}")
     tr = Trainer(cfg, tmp_path)
     if weighting == "rba":  # weights far from uniform, so re-weighting matters
-        tr.weighting.lam = torch.rand(len(tr.points["res"]), dtype=torch.float64)
-    *_, fast = tr.forward_backward(capture=True, update_weights=False)
-    naive = naive_batch_gradients(tr, 8)
+        tr.weighting.lam = torch.rand(tr.objective.n_res, dtype=torch.float64)
+    fast = tr.objective.backward(0, update=False, capture=8).batch_grads
+    naive = tr.objective.batch_gradients(8)
     for f, n in zip(fast, naive):
         assert f.shape == n.shape == (8, *f.shape[1:])
         assert ((f - n).norm() / n.norm()).item() < 1e-10
@@ -37,11 +38,46 @@ def test_fast_snr_equals_naive_loop(make_cfg, tmp_path, pde, weighting, chunk):
         torch.testing.assert_close(f.mean(0), g)
 
 
+def _batch_gradients_by_definition(tr, batches):
+    """g_b = d/dW [w_res mean_{i in b} (lambda_i r_i)^2 + sum_k w_k mean(e_k^2)], written out from
+    the definition with nested autograd, independently of the objective."""
+    from pinn_cli.models.fields import Field
+
+    field = Field(tr.model, tr.pde.axes, "autograd", outputs=tr.pde.outputs)
+    pts, w = tr.objective.points, tr.pde.loss_weights
+    lam = tr.weighting.weights().get("res")
+    n = len(pts["res"]) // batches
+    weights = tr.model.weight_matrices()
+    out = []
+    for b in range(batches):
+        r = tr.pde.residual(field, pts["res"][b * n:(b + 1) * n])
+        if lam is not None:
+            r = lam[b * n:(b + 1) * n] * r
+        loss = w["res"] * r.square().mean()
+        for k, e in tr.pde.conditions(field, pts).items():
+            loss = loss + w[k] * e.square().mean()
+        out.append(torch.autograd.grad(loss, weights))
+    return [torch.stack([g[l] for g in out]) for l in range(len(weights))]
+
+
+@pytest.mark.parametrize("engine", ["auto", "autograd"])
+def test_both_snr_paths_see_the_updated_weights(make_cfg, tmp_path, engine):
+    """With RBA updating as in training, the batch gradients (fast path with engine=auto, one
+    backward per batch with engine=autograd) equal the definition evaluated after the update."""
+    cfg = make_cfg("pde=allen_cahn", "weighting=rba", "weighting.init=residual", "dtype=float64",
+                   "diagnostics=paper", "diagnostics.snr.batches=8", f"engine={engine}")
+    tr = Trainer(cfg, tmp_path)
+    got = tr.objective.backward(0, update=True, capture=8).batch_grads
+    want = _batch_gradients_by_definition(tr, 8)
+    for g, w in zip(got, want):
+        assert ((g - w).norm() / w.norm()).item() < 1e-10
+
+
 def test_fast_snr_float32_agrees_to_1e5(make_cfg, tmp_path):
     cfg = make_cfg("diagnostics=paper", "diagnostics.snr.batches=16")
     tr = Trainer(cfg, tmp_path)
-    *_, fast = tr.forward_backward(capture=True, update_weights=False)
-    sf, sn = snr_stats(fast), snr_stats(naive_batch_gradients(tr, 16))
+    fast = tr.objective.backward(0, update=False, capture=16).batch_grads
+    sf, sn = snr_stats(fast), snr_stats(tr.objective.batch_gradients(16))
     assert abs(sf["global"] / sn["global"] - 1) < 1e-5
 
 
@@ -133,8 +169,8 @@ def test_run_file_holds_every_diagnostic_with_documented_shapes(make_cfg, tmp_pa
 
 def test_diagnostics_off_records_and_computes_nothing(make_cfg, tmp_path, monkeypatch):
     calls = []
-    orig = Trainer.rel_l2
-    monkeypatch.setattr(Trainer, "rel_l2", lambda self: calls.append(1) or orig(self))
+    orig = Evaluator.rel_l2
+    monkeypatch.setattr(Evaluator, "rel_l2", lambda self: calls.append(1) or orig(self))
     monkeypatch.setattr("pinn_cli.diagnostics.probes.snr_stats", lambda *a: 1 / 0)
     summary = run(make_cfg("diagnostics=off", "iterations=20"), tmp_path)
     assert summary["status"] == "done" and len(calls) == 1           # the final summary only

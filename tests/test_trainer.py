@@ -73,17 +73,27 @@ def test_resume_equals_uninterrupted_bit_for_bit(make_cfg, tmp_path, weighting):
 
 
 @pytest.mark.parametrize("engine", ["streams", "autograd"])
-def test_chunked_residual_gives_the_same_loss_and_gradients(make_cfg, tmp_path, engine):
-    grads = []
-    for chunk in (0, 50):
-        tr = Trainer(make_cfg("dtype=float64", "weighting=rba", f"chunk_size={chunk}",
-                              f"engine={engine}"), tmp_path / str(chunk))
-        loss, *_ = tr.forward_backward()
-        grads.append((loss.detach(), [p.grad.clone() for p in tr.model.parameters()]))
-    assert tr.chunk == 50
-    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=0)
-    for a, b in zip(grads[0][1], grads[1][1]):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+@pytest.mark.parametrize("weighting", ["none", "rba"])
+@pytest.mark.parametrize("capture", [0, 8])
+def test_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, engine, weighting, capture):
+    """A backward per chunk of points (memory bounded by the chunk) gives the loss, gradients,
+    updated weights and SNR batch gradients of one backward over all points, in float64."""
+    out = []
+    for chunk in (0, 32, 64):
+        tr = Trainer(make_cfg("dtype=float64", f"weighting={weighting}", f"chunk_size={chunk}",
+                              f"engine={engine}", "diagnostics=paper", "diagnostics.snr.batches=8"),
+                     tmp_path / str(chunk))
+        res = tr.objective.backward(0, update=True, capture=capture)
+        out.append((res, [p.grad.clone() for p in tr.model.parameters()], tr.weighting.weights()))
+    assert tr.objective.chunk == 64 and len(tr.objective.chunks()) == 4
+    for res, grads, lam in out[1:]:
+        torch.testing.assert_close(res.loss, out[0][0].loss, rtol=1e-12, atol=0)
+        for a, b in zip(grads, out[0][1]):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+        for k in lam:
+            torch.testing.assert_close(lam[k], out[0][2][k], rtol=1e-12, atol=0)
+        for a, b in zip(res.batch_grads or [], out[0][0].batch_grads or []):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
 
 
 def test_resume_refuses_a_changed_model(make_cfg, tmp_path):
@@ -94,7 +104,7 @@ def test_resume_refuses_a_changed_model(make_cfg, tmp_path):
 
 def test_finished_run_folder_is_never_overwritten(make_cfg, tmp_path):
     (tmp_path / "run.h5").write_bytes(b"user data")
-    with pytest.raises(PinnError, match="nothing is overwritten"):
+    with pytest.raises(PinnError, match="nothing was changed"):
         run(make_cfg("iterations=5"), tmp_path)
     assert (tmp_path / "run.h5").read_bytes() == b"user data"
 

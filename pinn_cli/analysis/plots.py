@@ -102,7 +102,7 @@ def entropy_figure(run, summary: dict, out: Path):
 
 
 def adam_figure(run, summary: dict, out: Path):
-    if not run.has("snr"):
+    if not run.has("snr") or "adam" not in run.series["snr"]:
         return None
     s = run.series["snr"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -135,15 +135,40 @@ def overlay_figure(runs_and_summaries, out: Path, params: PhaseParams | None = N
     return _save(fig, out / "overlay.png")
 
 
+KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy")
+
+
+def series_figure(run, group: str, summary: dict, out: Path):
+    """Any other group (a user's own probe, the weights): each field against the step, one
+    line per component, on log axes where the values are positive."""
+    data = run.series[group]
+    fields = [k for k, v in data.items() if k != "step" and v.ndim <= 2 and v.size]
+    if not fields:
+        return None
+    fig, axes = plt.subplots(len(fields), 1, figsize=(8, 2.2 * len(fields)), squeeze=False)
+    x = data["step"] + 1
+    for ax, k in zip(axes[:, 0], fields):
+        v = data[k].reshape(len(x), -1)
+        positive = np.all(v[np.isfinite(v)] > 0)
+        for j in range(v.shape[1]):
+            (ax.loglog if positive else ax.semilogx)(x, v[:, j], lw=1, label=f"{j + 1}" if v.shape[1] > 1 else None)
+        ax.set_ylabel(k, fontsize=8)
+    axes[-1, 0].set_xlabel("step + 1")
+    axes[0, 0].set_title(f"/{group}: {_title(summary)}")
+    return _save(fig, out / f"{group}.png")
+
+
 def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None) -> list[Path]:
     figs = [snr_figure(run, summary, out, params), residual_maps_figure(run, summary, out),
             entropy_figure(run, summary, out), adam_figure(run, summary, out)]
+    figs += [series_figure(run, g, summary, out) for g in run.series
+             if g not in KNOWN and run.has(g)]
     return [f for f in figs if f is not None]
 
 
 def _title(summary: dict) -> str:
     c = summary["config"]
-    return f"{c.get('pde')} {c.get('weighting')} seed {c.get('seed')}"
+    return f"{c.get('label')} seed {c.get('seed')}"
 
 
 def _save(fig, path: Path) -> Path:

@@ -5,27 +5,13 @@ run does not have (diagnostics off, a killed run, a phase not reached) is report
 """
 from __future__ import annotations
 
-import numpy as np
-import yaml
-
+from pinn_cli.analysis.identity import run_identity
 from pinn_cli.analysis.phases import PhaseParams, detect, log_slope, value_at, window_median
 from pinn_cli.runfile import Run
 
-SUMMARY_SCHEMA = 1
-GROUPS = ("metrics", "snr", "residual", "residual_map", "entropy", "weights")
-
-
-def _config_summary(run: Run) -> dict:
-    try:
-        cfg = yaml.safe_load(run.attrs.get("config", "")) or {}
-    except yaml.YAMLError:
-        cfg = {}
-    pick = lambda node: (node or {}).get("_target_", "").rsplit(".", 1)[-1] or None
-    model = cfg.get("model") or {}
-    return {"pde": pick(cfg.get("pde")), "weighting": pick(cfg.get("weighting")),
-            "depth": model.get("depth"), "width": model.get("width"), "seed": cfg.get("seed"),
-            "iterations": cfg.get("iterations"), "lr": (cfg.get("optimizer") or {}).get("lr"),
-            "n_collocation": (cfg.get("pde") or {}).get("n_collocation")}
+SUMMARY_SCHEMA = 2
+# the groups the phase analysis reads; a run without one of them is told so ("missing")
+USED = ("metrics", "snr", "residual", "residual_map", "entropy")
 
 
 def _onset(run: Run, step, phases, kind: str) -> dict:
@@ -50,13 +36,13 @@ def _onset(run: Run, step, phases, kind: str) -> dict:
 def analyze_run(run: Run, params: PhaseParams | None = None) -> dict:
     """-> the summary dict of one run."""
     params = params or PhaseParams()
-    missing = [g for g in GROUPS if not run.has(g)]
+    missing = [g for g in USED if not run.has(g)]
     m = run.series.get("metrics", {})
     final = {"rel_l2": run.attrs.get("final_rel_l2"), "loss": run.attrs.get("final_loss")}
-    if final["rel_l2"] is None and m:                       # killed or running: last record
+    if final["rel_l2"] is None and m and len(m["step"]):    # killed or running: last record
         final = {"rel_l2": float(m["rel_l2"][-1]), "loss": float(m["loss"][-1])}
     summary = {"schema": SUMMARY_SCHEMA, "run": str(run.path), "status": run.attrs.get("status"),
-               "config": _config_summary(run), "final": final,
+               "config": run_identity(run.attrs, run.path.parent), "final": final,
                "last_step": int(max((d["step"][-1] for d in run.series.values() if len(d["step"])),
                                     default=0)),
                "missing": missing, "params": params.asdict(), "phases": {}}
@@ -83,42 +69,3 @@ def smoothed_snr(run: Run, params: PhaseParams | None = None):
         return None
     ph = detect(run.series["snr"]["step"], run.series["snr"]["global"], params)
     return ph.steps, ph.snr, ph.smooth
-
-
-def comparison_rows(summaries: list[dict]) -> list[dict]:
-    """One flat row per run for the sweep table and CSV."""
-    rows = []
-    for s in summaries:
-        ph = s.get("phases", {})
-        f, t = ph.get("fitting_to_diffusion", {}), ph.get("total_diffusion", {})
-        rows.append({"run": s["run"], "status": s["status"], **{k: s["config"].get(k) for k in
-                     ("pde", "weighting", "seed", "width", "depth", "iterations")},
-                     "fitting_end": f.get("step"), "total_diffusion": t.get("step"),
-                     "rel_l2_at_total_diffusion": t.get("rel_l2"),
-                     "final_rel_l2": s["final"].get("rel_l2")})
-    return rows
-
-
-def group_ratios(rows: list[dict]) -> list[dict]:
-    """Per PDE: mean onset and final error of each weighting, and none/rba ratios."""
-    out = []
-    for pde in sorted({r["pde"] for r in rows if r["pde"]}):
-        by = {}
-        for w in sorted({r["weighting"] for r in rows if r["pde"] == pde}):
-            sel = [r for r in rows if r["pde"] == pde and r["weighting"] == w]
-            td = [r["total_diffusion"] for r in sel if r["total_diffusion"] is not None]
-            err = [r["final_rel_l2"] for r in sel if r["final_rel_l2"] is not None]
-            by[w] = {"runs": len(sel), "reached": len(td),
-                     "total_diffusion_mean": float(np.mean(td)) if td else None,
-                     "total_diffusion_std": float(np.std(td)) if td else None,
-                     "final_rel_l2_mean": float(np.mean(err)) if err else None,
-                     "final_rel_l2_std": float(np.std(err)) if err else None}
-        entry = {"pde": pde, "by_weighting": by}
-        plain, rba = by.get("NoWeighting"), by.get("RBA")
-        if plain and rba:
-            if plain["total_diffusion_mean"] and rba["total_diffusion_mean"]:
-                entry["onset_ratio_plain_over_rba"] = plain["total_diffusion_mean"] / rba["total_diffusion_mean"]
-            if plain["final_rel_l2_mean"] and rba["final_rel_l2_mean"]:
-                entry["error_ratio_plain_over_rba"] = plain["final_rel_l2_mean"] / rba["final_rel_l2_mean"]
-        out.append(entry)
-    return out

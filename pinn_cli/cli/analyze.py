@@ -1,25 +1,30 @@
 """``pinn-analyze PATH...``: phases, errors and figures for runs and sweeps.
 
 Each PATH is a run folder, a ``run.h5``, or any folder above runs (a sweep): every ``run.h5``
-below it is analysed. Per run: ``analysis/summary.json`` and PNG figures in the run folder, and a
-row of the table on the terminal. With several runs: ``comparison.csv``, ``comparison.json``
-(mean onsets and errors per PDE and weighting, plain/RBA ratios) and ``overlay.png`` in ``--out``
-(default: ``SWEEP/analysis`` for one sweep folder, else ``./analysis``). A file that cannot be
-read gets one line on stderr; the other runs are still analysed, and the exit code is 1.
+below it is analysed. Per run: ``analysis/summary.json`` and PNG figures in the run folder (or
+under ``--out`` when the runs' folders cannot be written, e.g. an archive), and a row of the
+table on the terminal. With several runs: ``comparison.csv``, ``comparison.json`` (mean onsets
+and errors per configuration, and ratios of every option against the default) and
+``overlay.png`` in ``--out`` (default: ``SWEEP/analysis`` for one sweep folder, else
+``./analysis``). A file that cannot be read gets one line on stderr; the other runs are still
+analysed, and the exit code is 1.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from pinn_cli.analysis.summary import analyze_run, comparison_rows, group_ratios
+from pinn_cli.analysis.compare import comparison_rows, group_table, ratios
 from pinn_cli.analysis.phases import PhaseParams
+from pinn_cli.analysis.summary import analyze_run
 from pinn_cli.runfile import RunFileError, read_run
 
 
@@ -31,30 +36,61 @@ def find_runs(path: Path) -> list[Path]:
     return sorted(path.rglob("run.h5"))
 
 
-def _fmt(v, spec=".3g"):
-    return "-" if v is None else (f"{v:{spec}}" if isinstance(v, (int, float)) else str(v))
+def _num(v) -> str:
+    """Compact numbers for an 80-column table: 0.0661 -> 6.6e-02, 91700 -> 91.7k."""
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return f"{v / 1000:.3g}k" if v >= 10000 else str(v)
+    return f"{v:.1e}" if isinstance(v, float) else str(v)
+
+
+def _onset(d: dict) -> str:
+    return "no SNR" if d.get("reached") is None else (_num(d["step"]) if d.get("reached") else "-")
 
 
 def _table(summaries: list[dict]) -> Table:
-    t = Table(title="pinn-analyze")
-    for col in ("run", "status", "pde", "weighting", "seed", "fitting -> diffusion",
-                "-> total diffusion", "rel-L2 at onset", "final rel-L2", "missing"):
-        t.add_column(col, overflow="fold")
+    t = Table(title="pinn-analyze (-: not reached; details in analysis/summary.json)", title_justify="left")
+    for col, kw in (("run", {"overflow": "ellipsis", "max_width": 18}), ("status", {}),
+                    ("config", {"overflow": "fold", "ratio": 1}), ("seed", {"justify": "right"}),
+                    ("fit->diff", {"justify": "right"}), ("->total", {"justify": "right"}),
+                    ("err@total", {"justify": "right"}), ("final err", {"justify": "right"})):
+        t.add_column(col, no_wrap=col != "config", **kw)
     for s in summaries:
         ph, c = s["phases"], s["config"]
-        f, td = ph.get("fitting_to_diffusion", {}), ph.get("total_diffusion", {})
-        onset = lambda d: "no SNR" if d.get("reached") is None else (
-            str(d["step"]) if d.get("reached") else "not reached")
-        t.add_row(str(Path(s["run"]).parent.name or s["run"]), str(s["status"]), _fmt(c.get("pde")),
-                  _fmt(c.get("weighting")), _fmt(c.get("seed")), onset(f), onset(td),
-                  _fmt(td.get("rel_l2")), _fmt(s["final"].get("rel_l2")), ",".join(s["missing"]) or "-")
+        td = ph.get("total_diffusion", {})
+        t.add_row(Path(s["run"]).parent.name or s["run"], str(s["status"]), c["label"],
+                  _num(c.get("seed")), _onset(ph.get("fitting_to_diffusion", {})), _onset(td),
+                  _num(td.get("rel_l2")), _num(s["final"].get("rel_l2")))
     return t
+
+
+def _params(args) -> PhaseParams:
+    checks = (("window", args.window > 0), ("min-records", args.min_records >= 1),
+              ("persist", args.persist > 0), ("hold", args.hold > 0))
+    for name, ok in checks:
+        value = getattr(args, name.replace("-", "_"))
+        if not ok or (isinstance(value, float) and not math.isfinite(value)):
+            allowed = "an integer >= 1" if name == "min-records" else "a finite number > 0"
+            raise SystemExit(_error(f"--{name}={value} is not allowed: expected {allowed}", 2))
+    return PhaseParams(args.window, args.min_records, args.persist, args.hold)
+
+
+def _error(msg: str, code: int) -> int:
+    print(f"pinn-analyze: error: {msg}", file=sys.stderr)
+    return code
+
+
+def _writable(folder: Path) -> bool:
+    target = folder if folder.exists() else folder.parent
+    return os.access(target, os.W_OK)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pinn-analyze", description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="+", type=Path)
-    ap.add_argument("--out", type=Path, help="folder for the comparison of several runs")
+    ap.add_argument("--out", type=Path, help="folder for the comparison (and for each run's "
+                    "analysis when its own folder is read-only)")
     ap.add_argument("--no-figures", action="store_true", help="tables and JSON only (fast)")
     d = PhaseParams()
     ap.add_argument("--window", type=float, default=d.window, help="median half-width, decades")
@@ -62,39 +98,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persist", type=float, default=d.persist)
     ap.add_argument("--hold", type=float, default=d.hold)
     args = ap.parse_args(argv)
-    params = PhaseParams(args.window, args.min_records, args.persist, args.hold)
-    console, err = Console(), Console(stderr=True)
+    params = _params(args)
     failures, done = 0, []
     for path in args.paths:
         files = find_runs(path)
         if not files:
-            err.print(f"pinn-analyze: error: {path}: no run.h5 found", markup=False, highlight=False)
-            failures += 1
+            failures += _error(f"{path}: no run.h5 found", 1)
         for f in files:
             try:
                 run = read_run(f)
+                summary = analyze_run(run, params)
+                out = _analysis_dir(f, args.out)
+                if not args.no_figures:
+                    from pinn_cli.analysis.plots import run_figures
+                    summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "summary.json").write_text(json.dumps(summary, indent=2))
             except RunFileError as e:
-                err.print(f"pinn-analyze: error: {e}", markup=False, highlight=False)
-                failures += 1
+                failures += _error(str(e), 1)
                 continue
-            summary = analyze_run(run, params)
-            out = f.parent / "analysis"
-            out.mkdir(exist_ok=True)
-            (out / "summary.json").write_text(json.dumps(summary, indent=2))
-            if not args.no_figures:
-                from pinn_cli.analysis.plots import run_figures
-                summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
+            except OSError as e:
+                return _error(f"cannot write the analysis of {f} ({e.strerror or e}); "
+                              "use --out FOLDER to write it elsewhere", 1)
             done.append((run, summary))
+    console = Console()
     if done:
         console.print(_table([s for _, s in done]))
     if len(done) > 1:
-        _compare(done, _out_dir(args), params, not args.no_figures, console)
+        out = args.out or _default_out(args)
+        try:
+            _compare(done, out, params, not args.no_figures, console)
+        except OSError as e:
+            return _error(f"cannot write the comparison to {out} ({e.strerror or e}); "
+                          "use --out FOLDER", 1)
     return 1 if failures else 0
 
 
-def _out_dir(args) -> Path:
-    if args.out:
-        return args.out
+def _analysis_dir(run_file: Path, out: Path | None) -> Path:
+    """The run's own analysis/ folder, or, when that cannot be written and --out is given,
+    OUT/<run folder name>/."""
+    own = run_file.parent / "analysis"
+    if _writable(own) or out is None:
+        return own
+    return out / run_file.parent.name
+
+
+def _default_out(args) -> Path:
     if len(args.paths) == 1 and args.paths[0].is_dir():
         return args.paths[0] / "analysis"
     return Path("analysis")
@@ -102,30 +151,33 @@ def _out_dir(args) -> Path:
 
 def _compare(done, out: Path, params, figures: bool, console) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    rows = comparison_rows([s for _, s in done])
+    summaries = [s for _, s in done]
+    rows = comparison_rows(summaries)
     with open(out / "comparison.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    groups = group_ratios(rows)
-    (out / "comparison.json").write_text(json.dumps({"runs": rows, "groups": groups}, indent=2))
-    t = Table(title="by PDE and weighting (mean +- std over runs)")
-    for col in ("pde", "weighting", "runs", "reached", "total diffusion", "final rel-L2"):
-        t.add_column(col)
+    groups = group_table(summaries)
+    rel = ratios(groups)
+    (out / "comparison.json").write_text(json.dumps({"runs": rows, "groups": groups, "ratios": rel},
+                                                    indent=2, default=str))
+    t = Table(title="by configuration (mean +- std over seeds)", title_justify="left")
+    for col in ("config", "runs", "reached", "total diffusion", "final rel-L2"):
+        t.add_column(col, no_wrap=col != "config")
+    pm = lambda m, s: "-" if m is None else f"{_num(m)} +- {s:.1g}"
     for g in groups:
-        for w, v in g["by_weighting"].items():
-            pm = lambda m, s: "-" if m is None else f"{m:.4g} +- {s:.2g}"
-            t.add_row(g["pde"], w, str(v["runs"]), str(v["reached"]),
-                      pm(v["total_diffusion_mean"], v["total_diffusion_std"]),
-                      pm(v["final_rel_l2_mean"], v["final_rel_l2_std"]))
-        if "onset_ratio_plain_over_rba" in g or "error_ratio_plain_over_rba" in g:
-            console.print(f"{g['pde']}: plain/RBA onset ratio {_fmt(g.get('onset_ratio_plain_over_rba'))}, "
-                          f"error ratio {_fmt(g.get('error_ratio_plain_over_rba'))}")
+        t.add_row(g["label"], str(g["runs"]), str(g["reached"]),
+                  pm(g["total_diffusion_mean"], g["total_diffusion_std"]),
+                  pm(g["final_rel_l2_mean"], g["final_rel_l2_std"]))
     console.print(t)
+    for r in rel:
+        console.print(f"{r['factor']}={r['option']} vs {r['baseline']} ({r['label']}): onset ratio "
+                      f"{_num(r.get('total_diffusion_ratio'))}, error ratio {_num(r.get('final_rel_l2_ratio'))}",
+                      highlight=False)
     if figures:
         from pinn_cli.analysis.plots import overlay_figure
         overlay_figure(done, out, params)
-    console.print(f"comparison written to {out}")
+    console.print(f"comparison written to {out}", highlight=False)
 
 
 def cli() -> None:

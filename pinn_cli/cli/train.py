@@ -16,7 +16,7 @@ from omegaconf import DictConfig, open_dict
 
 from pinn_cli.config.argv import check_argv, with_resume
 from pinn_cli.errors import PinnError
-from pinn_cli.training.trainer import run
+from pinn_cli.training.trainer import EXIT_CODES, run
 
 log = logging.getLogger("pinn_cli")
 
@@ -32,12 +32,19 @@ def _threads_per_job(cfg: DictConfig) -> None:
             cfg.threads = max(1, cores // n_jobs)
 
 
+def identity() -> dict:
+    """The run's name in pinn-analyze: the group options Hydra composed and the overrides."""
+    hc = HydraConfig.get()
+    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
+    return {"choices": dict(choices), "overrides": list(hc.overrides.task)}
+
+
 @hydra.main(version_base=None, config_path="pkg://pinn_cli.conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float:
     run_dir = HydraConfig.get().runtime.output_dir
     _threads_per_job(cfg)
     try:
-        summary = run(cfg, run_dir)
+        summary = run(cfg, run_dir, identity())
     except PinnError as e:
         log.error("%s", e)
         print(f"pinn-train: error: {e}", file=sys.stderr)
@@ -48,13 +55,29 @@ def hydra_main(cfg: DictConfig) -> float:
         return summary["final_rel_l2"]
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
     if HydraConfig.get().mode != RunMode.MULTIRUN:   # a sweep keeps going; its summary shows it
-        raise SystemExit(3)
+        raise SystemExit(EXIT_CODES.get(summary["status"], 1))
     return float("nan")
+
+
+def plugin_path(argv: list[str]) -> None:
+    """A user's own classes (``_target_: my_pde.Heat``) import from the current folder and from
+    a ``--config-dir``'s folder and its parent, as ``python -m`` would find them."""
+    folders = [os.getcwd()]
+    for i, a in enumerate(argv):
+        if a in ("--config-dir", "-cd") and i + 1 < len(argv):
+            folders += [os.path.abspath(argv[i + 1]), os.path.dirname(os.path.abspath(argv[i + 1]))]
+        elif a.startswith("--config-dir="):
+            d = os.path.abspath(a.split("=", 1)[1])
+            folders += [d, os.path.dirname(d)]
+    for f in reversed(folders):
+        if f not in sys.path:
+            sys.path.insert(0, f)
 
 
 def main() -> None:
     """Console entry: check the command line, then hand it to Hydra."""
     argv = sys.argv[1:]
+    plugin_path(argv)
     try:
         argv = with_resume(argv)
         check_argv(argv)

@@ -2,8 +2,9 @@
 
 Hydra reports an unknown option or key in many lines with its search path; here the same
 mistakes, and values that are not allowed (``optimizer.lr=-1``), become one line naming the key,
-the value and what is allowed. Every combination of a sweep is checked (up to ``MAX_COMBINATIONS``),
-so a bad value fails before the first job trains.
+the value and what is allowed. Every combination of a sweep is checked, so a bad value fails
+before the first job trains; an output folder that holds another run is refused before Hydra
+writes into it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+import torch
 import yaml
 from hydra import compose, initialize_config_module
 from hydra._internal.utils import get_args_parser
@@ -24,17 +26,20 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from pinn_cli.config.validate import check_config
+from pinn_cli.config.build import build
+from pinn_cli.config.validate import DTYPES, validate
 from pinn_cli.errors import PinnError
 
 GROUPS = ("pde", "model", "optimizer", "weighting", "diagnostics", "experiment")
-MAX_COMBINATIONS = 64
 
 
-def options(group: str) -> list[str]:
-    """The option names of a config group, from the shipped conf tree."""
-    root = resources.files("pinn_cli.conf") / group
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+def options(group: str, config_dir: str | None = None) -> list[str]:
+    """The option names of a config group: the shipped ones and a ``--config-dir``'s."""
+    roots = [resources.files("pinn_cli.conf") / group]
+    if config_dir:
+        roots.append(Path(config_dir) / group)
+    return sorted({p.name[:-5] for r in roots if r.is_dir() for p in r.iterdir()
+                   if p.name.endswith(".yaml")})
 
 
 def with_resume(argv: list[str]) -> list[str]:
@@ -65,14 +70,26 @@ def check_slurm() -> None:
                         f"answer ({msg})")
 
 
-def _sweep_values(override) -> list[str]:
+def _values(override) -> list:
+    """The typed values of one override (one, or each of a sweep's)."""
     if not override.is_sweep_override():
-        return [override.get_value_element_as_str()]
-    return list(override.sweep_string_iterator())
+        return [override.value()]
+    return list(override.sweep_iterator())
+
+
+def _structural(override) -> bool:
+    """Overrides that change which config files compose (groups, hydra, deletions)."""
+    key = override.key_or_group
+    return key.split("/")[0] in GROUPS or key.startswith("hydra") or override.is_delete()
 
 
 def check_argv(argv: list[str]) -> None:
-    """Raise PinnError with one line for the first mistake on the command line."""
+    """Raise PinnError with one line for the first mistake on the command line.
+
+    Every combination of a sweep is checked, however many: the config is composed once per
+    combination of group choices, and each combination of values is applied to it and checked
+    (validation and a build on the meta device, which allocates nothing).
+    """
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
         return
@@ -80,37 +97,61 @@ def check_argv(argv: list[str]) -> None:
         parsed = OverridesParser.create().parse_overrides(args.overrides)
     except HydraException as e:
         raise PinnError(f"cannot parse the command line: {str(e).splitlines()[0]}")
-    choices = []
+    structural, values = [], []
     for o in parsed:
         key = o.key_or_group
-        values = _sweep_values(o)
-        if key == "hydra/launcher" and any("slurm" in v for v in values) and args.multirun:
+        if key == "hydra/launcher" and any("slurm" in str(v) for v in _values(o)) and args.multirun:
             check_slurm()
-        if key in GROUPS:
-            allowed = options(key)
-            for v in values:
+        if key.lstrip("+") in GROUPS:
+            allowed = options(key.lstrip("+"), args.config_dir)
+            for v in _values(o):
                 if v not in allowed:
                     raise PinnError(f"{key}={v} is not an option: choose one of {', '.join(allowed)}")
-        choices.append([f"{o.get_key_element()}={v}" for v in values])
-    for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
-        _check_composed(list(combo), multirun=args.multirun)
+        if _structural(o):
+            structural.append([f"{o.get_key_element()}={_text(v)}" for v in _values(o)])
+        else:
+            values.append([(o, v) for v in _values(o)])
+    search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
+    for combo in itertools.product(*structural):
+        base = _compose(list(combo) + search + [f"{o.get_key_element()}={_text(v)}"
+                                                 for o, v in (vs[0] for vs in values)])
+        key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
+        _check_output_dir(str(OmegaConf.select(base, key)), key, args.multirun, args.overrides)
+        with open_dict(base):
+            del base["hydra"]
+        for assignment in itertools.product(*values):
+            _check_values(base, assignment)
 
 
-def _check_composed(overrides: list[str], multirun: bool) -> None:
+def _text(value) -> str:
+    """A typed override value back as override text."""
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _compose(overrides: list[str]):
     try:
         with initialize_config_module("pinn_cli.conf", version_base=None):
-            cfg = compose("train", overrides=overrides, return_hydra_config=True)
+            return compose("train", overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as e:
         raise PinnError(_composition_message(e, overrides))
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    folder = str(OmegaConf.select(cfg, key))
-    with open_dict(cfg):
-        del cfg["hydra"]
+
+
+def _check_values(base, assignment) -> None:
+    cfg = base.copy()
+    for o, v in assignment:
+        key = o.key_or_group.lstrip("+")
+        try:
+            with open_dict(cfg):
+                OmegaConf.update(cfg, key, v, merge=False, force_add=o.is_add() or o.is_force_add())
+        except OmegaConfBaseException as e:
+            raise PinnError(f"{key}={v!r} is not allowed: {str(e).strip().splitlines()[0]}")
     try:
-        check_config(cfg)
+        validate(cfg)
+        build(cfg, torch.device("meta"), DTYPES[cfg.dtype])
     except OmegaConfBaseException as e:
         raise PinnError(str(e).strip().splitlines()[0])
-    _check_writable(folder, key)
 
 
 def _composition_message(e: Exception, overrides: list[str]) -> str:
@@ -125,9 +166,31 @@ def _composition_message(e: Exception, overrides: list[str]) -> str:
     return " ".join(line.strip() for line in text.splitlines()[:2]) + (f" ({cause[0]})" if cause else "")
 
 
-def _check_writable(folder: str, key: str) -> None:
-    """The output folder can be created and written (tested with a temporary file)."""
+def _check_output_dir(folder: str, key: str, multirun: bool, overrides: list[str]) -> None:
+    """The output folder is new (or, for a single run, the same run again: same overrides and a
+    checkpoint, which resumes in place), and writable. Hydra writes ``.hydra/`` before the job
+    starts: this check is what keeps it from overwriting another run's files."""
     path = Path(folder)
+    if not folder.strip():
+        raise PinnError(f"{key}='' is not allowed: expected a folder (empty means the current one)")
+    if path.is_dir() and any(path.iterdir()):
+        saved = path / ".hydra" / "overrides.yaml"
+        same = (not multirun and (path / "checkpoints" / "last.pt").exists() and saved.is_file()
+                and _plain_overrides(yaml.safe_load(saved.read_text()) or []) == _plain_overrides(overrides))
+        if not same:
+            raise PinnError(f"{key}={folder!r} is not allowed: it already holds files (another run); "
+                            "choose a new folder, or resume=<that run> to continue it into a new one "
+                            "(nothing was changed)")
+    _check_writable(path, key)
+
+
+def _plain_overrides(overrides) -> list[str]:
+    return sorted(o for o in overrides if not o.startswith(("resume=", "hydra.run.dir=")))
+
+
+def _check_writable(path: Path, key: str) -> None:
+    """The output folder can be created and written (tested with a temporary file)."""
+    folder = str(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

@@ -1,5 +1,6 @@
-"""Diagnostics: pure functions on tensors, and the probes that record them in the run file."""
-from pinn_cli.diagnostics.cadence import Cadence
-from pinn_cli.diagnostics.recorder import MetricsProbe, Probe, Recorder, StepState
+"""Diagnostics: pure functions on tensors (snr, adam, residuals, entropy) and the probes that
+record them into the run file (probes.py), on the Probe contract (base.py)."""
+from pinn_cli.diagnostics.base import Probe, StepState
+from pinn_cli.diagnostics.recorder import Diagnostics, MetricsProbe, Recorder
 
-__all__ = ["Cadence", "Probe", "MetricsProbe", "Recorder", "StepState"]
+__all__ = ["Probe", "StepState", "Diagnostics", "MetricsProbe", "Recorder"]

@@ -32,3 +32,8 @@ def adam_snr(optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
         nan = torch.tensor(float("nan"))
         return {"snr": nan, "mean_step": nan}
     return {"snr": (num / den).sqrt(), "mean_step": steps / count}
+
+
+def has_adam_state(optimizer) -> bool:
+    """Whether ``optimizer`` keeps Adam's moments (Adam, AdamW): the Adam SNR applies."""
+    return isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))

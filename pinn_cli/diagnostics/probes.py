@@ -1,135 +1,156 @@
-"""The probes of the full diagnostics: each turns one pure function into one run-file group."""
+"""The probes pinn-cli ships: each turns one pure function into one run-file group.
+
+Every probe reads the run through the read-only ``ctx`` (:class:`pinn_cli.training.context.RunContext`).
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from pinn_cli.diagnostics.adam import adam_snr
+from pinn_cli.config.schema import Count
+from pinn_cli.diagnostics.adam import adam_snr, has_adam_state
+from pinn_cli.diagnostics.base import Probe, host
 from pinn_cli.diagnostics.entropy import layer_entropy
-from pinn_cli.diagnostics.recorder import Probe
-from pinn_cli.diagnostics.residuals import homogeneity, residual_map
+from pinn_cli.diagnostics.residuals import homogeneity, magnitude, residual_map
 from pinn_cli.diagnostics.snr import check_batches, snr_stats
+from pinn_cli.errors import ConfigError
 from pinn_cli.pdes.base import grid_points
 from pinn_cli.runfile import SeriesSpec
 
 
-def _host(values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """One device-to-host copy for a whole record."""
-    flat = torch.cat([v.detach().double().reshape(-1) for v in values.values()]).cpu().numpy()
-    out, i = {}, 0
-    for k, v in values.items():
-        out[k] = flat[i:i + v.numel()].reshape(v.shape)
-        i += v.numel()
-    return out
-
-
 class SNRProbe(Probe):
-    """/snr: batch-gradient SNR (global, per layer), gradient order, and Adam's SNR and step."""
+    """/snr: batch-gradient SNR (global, per layer), gradient order; Adam's SNR and mean step
+    where the optimizer keeps Adam's moments (absent otherwise).
 
-    group = "snr"
+    Args:
+        batches: B, the number of equal batches of collocation points (divides N).
+    """
+
     needs_capture = True
 
-    def __init__(self, cadence, batches: int):
-        super().__init__(cadence)
+    def __init__(self, batches: Count = 100, **cadence):
+        super().__init__(**cadence)
         self.batches = batches
 
-    def spec(self, trainer):
-        check_batches(len(trainer.points["res"]), self.batches)
-        n_w = len(trainer.model.weight_matrices())
-        return SeriesSpec({"global": ((), "f8"), "per_layer": ((n_w,), "f8"), "order": ((), "f8"),
-                           "order_per_layer": ((n_w,), "f8"), "adam": ((), "f8"),
-                           "adam_step": ((), "f8")})
+    def check(self, pde, model):
+        check_batches(pde.n_collocation, self.batches)
 
-    def record(self, trainer, state):
-        stats = snr_stats(state.batch_grads)
-        adam = adam_snr(trainer.optimizer)
-        return _host({**stats, "adam": adam["snr"], "adam_step": adam["mean_step"]})
+    def spec(self, ctx):
+        n_w = len(ctx.model.weight_matrices())
+        fields = {"global": ((), "f8"), "per_layer": ((n_w,), "f8"), "order": ((), "f8"),
+                  "order_per_layer": ((n_w,), "f8")}
+        if has_adam_state(ctx.optimizer):
+            fields.update({"adam": ((), "f8"), "adam_step": ((), "f8")})
+        return SeriesSpec(fields)
+
+    def record(self, ctx, state):
+        values = snr_stats(state.batch_grads)
+        if has_adam_state(ctx.optimizer):
+            adam = adam_snr(ctx.optimizer)
+            values.update(adam=adam["snr"], adam_step=adam["mean_step"])
+        return host(values)
 
 
 class ResidualProbe(Probe):
-    """/residual: homogeneity of |r| at the collocation points, and of the RBA weights."""
+    """/residual: homogeneity of |r| at the collocation points, and of the weighting's per-point
+    weights of the residual term (NaN without them).
 
-    group = "residual"
+    Args:
+        bins: cells per axis of the homogeneity grid.
+    """
 
-    def __init__(self, cadence, bins: int = 10):
-        super().__init__(cadence)
+    def __init__(self, bins: Count = 10, **cadence):
+        super().__init__(**cadence)
         self.bins = bins
 
-    def spec(self, trainer):
+    def spec(self, ctx):
         return SeriesSpec({"homogeneity": ((), "f8"), "homogeneity_weights": ((), "f8")})
 
-    def record(self, trainer, state):
-        x, bounds = trainer.points["res"], trainer.pde.bounds
-        phi = homogeneity(x, state.residuals["res"].detach().abs(), bounds, self.bins)
-        lam = trainer.weighting.weights().get("res")
-        phi_w = homogeneity(x, lam, bounds, self.bins) if lam is not None else phi.new_tensor(np.nan)
-        return _host({"homogeneity": phi, "homogeneity_weights": phi_w})
+    def record(self, ctx, state):
+        x, bounds = ctx.objective.points["res"], ctx.pde.bounds
+        phi = homogeneity(x, magnitude(state.residuals["res"]), bounds, self.bins)
+        lam = ctx.weighting.weights().get("res")
+        phi_w = (homogeneity(x, magnitude(lam.detach()), bounds, self.bins) if lam is not None
+                 else phi.new_tensor(np.nan))
+        return host({"homogeneity": phi, "homogeneity_weights": phi_w})
 
 
 class ResidualMapProbe(Probe):
-    """/residual_map: |r| on a regular grid over the domain (axes in /grid), gzip-compressed."""
+    """/residual_map: |r| on a regular grid over a 2-D domain (axes in /grid), gzip-compressed.
 
-    group = "residual_map"
+    Args:
+        grid: points per axis, one integer per input coordinate.
+    """
 
-    def __init__(self, cadence, grid: list[int]):
-        super().__init__(cadence)
-        self.shape = tuple(int(n) for n in grid)
+    def __init__(self, grid: list[Count] | None = None, **cadence):
+        super().__init__(**cadence)
+        self.shape = tuple(int(n) for n in (grid or [64, 64]))
         self.points = None
 
-    def _axes(self, trainer):
-        return trainer.pde.evaluation_grid(self.shape)
+    def check(self, pde, model):
+        if len(self.shape) != pde.dim or min(self.shape) < 2:
+            raise ConfigError(f"diagnostics.{self.group}.grid", list(self.shape),
+                              f"{pde.dim} integers >= 2 (one per input coordinate)")
 
-    def spec(self, trainer):
+    def _axes(self, ctx):
+        return ctx.pde.evaluation_grid(self.shape)
+
+    def spec(self, ctx):
         return SeriesSpec({"map": (self.shape, "f4")}, compress=True)
 
-    def static(self, trainer):
-        return {f"grid/{a}": ax for a, ax in zip(trainer.pde.axes, self._axes(trainer))}
+    def static(self, ctx):
+        return {f"grid/{a}": ax for a, ax in zip(ctx.pde.axes, self._axes(ctx))}
 
-    def before(self, trainer, step):
+    def before(self, ctx, step):
         if self.points is None:
-            self.points = trainer._tensor(grid_points(self._axes(trainer)))         # (M, d)
-        return residual_map(trainer.pde, trainer.field, self.points, self.shape)
+            self.points = ctx.tensor(grid_points(self._axes(ctx)))                    # (M, d)
+        return residual_map(ctx.pde, ctx.field, self.points, self.shape)
 
-    def record(self, trainer, state):
+    def record(self, ctx, state):
         return {"map": state.before[self.group].float().cpu().numpy()}
 
 
 class EntropyProbe(Probe):
-    """/entropy: H(T) in bits and saturation of every hidden layer on all collocation points."""
+    """/entropy: H(T) in bits and saturation of every hidden layer on all collocation points
+    (the model's ``hidden``; a model without hidden activations records no entropy).
 
-    group = "entropy"
+    Args:
+        bins: the average number of bins per neuron's range.
+    """
 
-    def __init__(self, cadence, bins: int = 30):
-        super().__init__(cadence)
+    def __init__(self, bins: Count = 30, **cadence):
+        super().__init__(**cadence)
         self.bins = bins
 
-    def spec(self, trainer):
-        depth = len(trainer.model.weight_matrices()) - 1
-        return SeriesSpec({"per_layer": ((depth,), "f8"), "saturation": ((depth,), "f8")})
+    def spec(self, ctx):
+        with torch.no_grad():
+            n = len(ctx.model.hidden(ctx.objective.points["res"][:2]))
+        return SeriesSpec({"per_layer": ((n,), "f8"), "saturation": ((n,), "f8")})
 
     @torch.no_grad()
-    def before(self, trainer, step):
-        pairs = [layer_entropy(h, self.bins) for h in trainer.model.hidden(trainer.points["res"])]
+    def before(self, ctx, step):
+        pairs = [layer_entropy(h, self.bins) for h in ctx.model.hidden(ctx.objective.points["res"])]
+        if not pairs:
+            return {"per_layer": torch.zeros(0), "saturation": torch.zeros(0)}
         return {"per_layer": torch.stack([p[0] for p in pairs]),
                 "saturation": torch.stack([p[1] for p in pairs])}
 
-    def record(self, trainer, state):
-        return _host(state.before[self.group])
+    def record(self, ctx, state):
+        return host(state.before[self.group])
 
 
 class WeightsProbe(Probe):
-    """/weights: Frobenius norm of each weight matrix; mean and max of the RBA weights."""
+    """/weights: Frobenius norm of each weight matrix, and the weighting's statistics
+    (``weighting_<name>``, e.g. ``weighting_res_mean``; none without per-point weights)."""
 
-    group = "weights"
-
-    def spec(self, trainer):
-        n_w = len(trainer.model.weight_matrices())
-        return SeriesSpec({"norm": ((n_w,), "f8"), "rba_mean": ((), "f8"), "rba_max": ((), "f8")})
+    def spec(self, ctx):
+        n_w = len(ctx.model.weight_matrices())
+        fields = {"norm": ((n_w,), "f8")}
+        fields.update({f"weighting_{k}": ((), "f8") for k in ctx.weighting.stats()})
+        return SeriesSpec(fields)
 
     @torch.no_grad()
-    def record(self, trainer, state):
-        norms = torch.stack([w.norm() for w in trainer.model.weight_matrices()])
-        lam = trainer.weighting.weights().get("res")
-        nan = norms.new_tensor(np.nan)
-        return _host({"norm": norms, "rba_mean": nan if lam is None else lam.mean(),
-                      "rba_max": nan if lam is None else lam.max()})
+    def record(self, ctx, state):
+        norms = torch.stack([w.norm() for w in ctx.model.weight_matrices()])
+        stats = {f"weighting_{k}": v for k, v in ctx.weighting.stats().items()}
+        return host({"norm": norms, **stats})

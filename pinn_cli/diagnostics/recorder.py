@@ -1,95 +1,88 @@
-"""The diagnostics hook of the training loop.
+"""The diagnostics hook of the training loop: the ``diagnostics`` config group.
 
-A *probe* owns one series group of the run file: it declares its fields, says at which steps it
-wants to record, and turns the state of a step into one record. The recorder asks each probe
-once per step whether it is due (plain integer arithmetic, no device work), and only then lets
-it compute. Probes that need something from the training step itself (the per-batch gradient
-rows of the SNR) say so through ``needs_capture``.
+``Diagnostics`` holds the run's probes, each built by Hydra from its ``_target_`` entry; the key
+of the entry names the probe's group in the run file. ``metrics: true`` adds the metrics probe on
+the ``eval_every`` cadence of the primary config. A user's own probe is one more entry, in their
+own YAML (see docs/extending.md).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
 import torch
 
-from pinn_cli.diagnostics.cadence import Cadence
+from pinn_cli.diagnostics.base import Probe, StepState
+from pinn_cli.errors import ConfigError
 from pinn_cli.runfile import SeriesSpec
 
 
-@dataclass
-class StepState:
-    """What a probe may read after a training step (all tensors stay on the device)."""
-
-    step: int
-    loss: torch.Tensor                       # () total loss of this step
-    terms: dict[str, torch.Tensor]           # () each, the mean squares as they enter the loss
-    residuals: dict[str, torch.Tensor]       # (N_k,) pointwise residuals before weighting
-    lr: float
-    wall_time: float
-    before: dict = field(default_factory=dict)        # group -> what Probe.before measured
-    batch_grads: list | None = None          # (B, out, in) per weight matrix, when captured
-
-
-class Probe:
-    """Base class: one series group, a cadence, a record."""
-
-    group: str = ""
-    needs_capture = False
-
-    def __init__(self, cadence: Cadence):
-        self.cadence = cadence
-
-    def spec(self, trainer) -> SeriesSpec:
-        raise NotImplementedError
-
-    def static(self, trainer) -> dict[str, np.ndarray]:
-        return {}
-
-    def due(self, step: int) -> bool:
-        return self.cadence.due(step)
-
-    def before(self, trainer, step: int):
-        """Measure, before the step's update, what must describe the step's own parameters."""
-        return None
-
-    def record(self, trainer, state: StepState) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-
 class MetricsProbe(Probe):
-    """/metrics: loss, each loss term, the unweighted residual mean square, rel-L2, lr, wall time."""
+    """/metrics: loss, each loss term, the unweighted residual mean square, rel-L2 (the headline
+    observable, and each other one as ``rel_l2_<name>``), lr, wall time."""
 
     group = "metrics"
 
-    def spec(self, trainer):
-        names = ["loss", *(f"loss_{k}" for k in trainer.term_names), "res_mse", "rel_l2", "lr",
-                 "wall_time"]
+    def spec(self, ctx):
+        names = ["loss", *(f"loss_{k}" for k in ctx.objective.term_weights), "res_mse", "rel_l2",
+                 *(f"rel_l2_{k}" for k in ctx.evaluator.names[1:]), "lr", "wall_time"]
         return SeriesSpec({n: ((), "f8") for n in names})
 
-    def before(self, trainer, step):
-        return trainer.rel_l2()
+    def before(self, ctx, step):
+        return ctx.evaluator.rel_l2()
 
-    def record(self, trainer, state):
-        values = torch.stack([state.loss.detach(), *(t.detach() for t in state.terms.values()),
-                              state.residuals["res"].detach().square().mean(),
-                              state.before["metrics"]]).double().cpu().numpy()  # one host copy
-        out = {"loss": values[0], "res_mse": values[-2], "rel_l2": values[-1], "lr": state.lr,
-               "wall_time": state.wall_time}
-        out.update({f"loss_{k}": v for k, v in zip(state.terms, values[1:-2])})
+    def record(self, ctx, state: StepState):
+        errs = state.before["metrics"]
+        res = state.residuals["res"].detach()
+        values = torch.stack([state.loss.detach(), *(state.terms[k] for k in ctx.objective.term_weights),
+                              res.square().sum() / len(res), *errs.values()]).double().cpu().numpy()
+        n_t = len(ctx.objective.term_weights)
+        out = {"loss": values[0], "res_mse": values[1 + n_t], "lr": state.lr, "wall_time": state.wall_time}
+        out.update({f"loss_{k}": v for k, v in zip(ctx.objective.term_weights, values[1:1 + n_t])})
+        for j, name in enumerate(ctx.evaluator.names):
+            out["rel_l2" if j == 0 else f"rel_l2_{name}"] = values[2 + n_t + j]
         return out
 
 
+class Diagnostics:
+    """Args:
+        metrics: record /metrics every ``eval_every`` steps (primary config).
+        **probes: group name -> a built :class:`Probe`, or null to leave it out.
+    """
+
+    def __init__(self, metrics: bool = True, **probes: Probe | None):
+        self.metrics = bool(metrics)
+        self.probes = []
+        for name, probe in probes.items():
+            if probe is None:
+                continue
+            if not isinstance(probe, Probe):
+                raise ConfigError(f"diagnostics.{name}", type(probe).__name__,
+                                  "a probe: a mapping with _target_ naming a Probe class, or null")
+            c = probe.cadence
+            if not (c.every or (c.dense_every and c.dense_until) or c.at):
+                raise ConfigError(f"diagnostics.{name}.every", c.every,
+                                  "an integer >= 1, or dense_every/dense_until or at set (a probe "
+                                  "that never records is left out with diagnostics." + name + "=null)")
+            probe.group = name
+            self.probes.append(probe)
+
+    def recorder(self, eval_every: int) -> "Recorder":
+        probes = [MetricsProbe(every=eval_every)] if self.metrics else []
+        return Recorder(probes + self.probes)
+
+
 class Recorder:
-    """Holds the probes of a run and writes their records."""
+    """Holds the probes of a run; says which are due and lays out the run file."""
 
     def __init__(self, probes: list[Probe]):
         self.probes = probes
+        capture = {p.batches for p in probes if p.needs_capture}
+        if len(capture) > 1:
+            raise ConfigError("diagnostics", sorted(capture), "one SNR batch count for every probe")
+        self.batches = capture.pop() if capture else 0
 
     def due(self, step: int) -> list[Probe]:
         return [p for p in self.probes if p.due(step)]
 
-    def layout(self, trainer):
-        series = {p.group: p.spec(trainer) for p in self.probes}
-        static = {k: v for p in self.probes for k, v in p.static(trainer).items()}
+    def layout(self, ctx):
+        series = {p.group: p.spec(ctx) for p in self.probes}
+        static = {k: v for p in self.probes for k, v in p.static(ctx).items()}
         return series, static

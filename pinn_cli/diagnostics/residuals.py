@@ -27,8 +27,14 @@ def homogeneity(points: torch.Tensor, values: torch.Tensor, bounds: np.ndarray,
     return means.mean() / means.square().mean().sqrt()
 
 
+def magnitude(r: torch.Tensor) -> torch.Tensor:
+    """|r| per point: (N,) -> (N,); (N, q) -> (N,) the Euclidean norm over the q equations."""
+    r = r.detach()
+    return r.abs() if r.ndim == 1 else torch.linalg.vector_norm(r, dim=1)
+
+
 def residual_map(pde, field, points: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """|r| of ``pde`` on grid ``points`` (M, d), reshaped to ``shape``; detached."""
     with torch.enable_grad():
         r = pde.residual(field, points)
-    return r.detach().abs().reshape(shape)
+    return magnitude(r).reshape(shape)

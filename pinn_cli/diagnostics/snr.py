@@ -22,8 +22,9 @@ terms, whose rows are outside the residual forward) is common to all batches. He
 
 every batch gradient from the training step's own backward pass plus one batched matmul per layer.
 It is measured at the parameters the step starts from (the paper measures after the step: one
-Adam step apart). The naive path, one backward per batch, is kept as the reference and as the
-fallback for models without streams.
+Adam step apart). The naive path, one backward per batch
+(:meth:`pinn_cli.training.objective.Objective.batch_gradients`), is kept as the reference and as
+the fallback for models without streams.
 """
 from __future__ import annotations
 
@@ -57,48 +58,47 @@ def check_batches(n_points: int, batches: int) -> int:
     return n_points // batches
 
 
-def batch_gradients_from_taps(taps, weights: list[torch.Tensor], batches: int) -> list[torch.Tensor]:
-    """Every batch gradient from one backward pass through a stream forward.
+def chunk_shares(taps, n_layers: int, per_batch: int) -> list[torch.Tensor]:
+    """Each batch's share C_b of dL/dW from one chunk's backward through the streams.
 
     Args:
-        taps: [(H (S, n_c, in), Z (S, n_c, out) with .grad)] per layer of each chunk of the
-            residual forward, chunk after chunk; every chunk holds whole batches.
-        weights: the weight matrices, whose ``.grad`` holds the full-loss gradient dL/dW.
-        batches: B; the batches are consecutive blocks of the N points.
+        taps: [(H (S, n_c, in), Z (S, n_c, out) with .grad)] per layer, layer after layer, for
+            every call of the field on the chunk's points (a residual may call it more than once:
+            the shares of the calls add up); n_c holds whole batches.
+        n_layers: number of weight matrices.
+        per_batch: n, points per batch.
 
     Returns:
-        one (B, out, in) tensor per layer: g_b for each batch.
+        one (B_c, out, in) tensor per layer: C_b summed over rows (points x streams) of batch b.
     """
-    n_layers = len(weights)
-    n = sum(h.shape[1] for h, _ in taps[::n_layers])
-    nb = n // batches
     out = []
-    for l, w in enumerate(weights):
-        shares = []                                         # (B_c, out, in) per chunk
+    for l in range(n_layers):
+        share = None                                        # (B_c, out, in); views only
         for h, z in taps[l::n_layers]:
             s, n_c, d_in = h.shape
-            share = None                                    # C_b summed over streams; views only
             for k in range(s):
-                hk = h[k].reshape(n_c // nb, nb, d_in)
-                gk = z.grad[k].reshape(n_c // nb, nb, -1).transpose(1, 2)
+                hk = h[k].reshape(n_c // per_batch, per_batch, d_in)
+                gk = z.grad[k].reshape(n_c // per_batch, per_batch, -1).transpose(1, 2)
                 share = gk @ hk if share is None else share.baddbmm_(gk, hk)
-            shares.append(share)
-        share = torch.cat(shares) if len(shares) > 1 else shares[0]                 # (B, out, in)
-        common = w.grad - share.sum(0)                      # (out, in): initial/boundary terms
-        out.append(share.mul_(batches).add_(common))        # g_b = (N / n) C_b + common
+        out.append(share)
     return out
 
 
-def naive_batch_gradients(trainer, batches: int) -> list[torch.Tensor]:
-    """The reference: one backward per batch, at the current parameters and weights."""
-    weights = trainer.model.weight_matrices()
-    pts, pde = trainer.points, trainer.pde
-    nb = check_batches(len(pts["res"]), batches)
-    per_batch = []
-    for b in range(batches):
-        rows = slice(b * nb, (b + 1) * nb)
-        res = {"res": pde.residual(trainer.field, pts["res"][rows]), **pde.conditions(trainer.field, pts)}
-        weighted = trainer.weighting.apply(res, rows=rows)
-        loss = sum(pde.loss_weights[k] * weighted[k].square().mean() for k in trainer.term_names)
-        per_batch.append(torch.autograd.grad(loss, weights))
-    return [torch.stack([g[l] for g in per_batch]) for l in range(len(weights))]
+def batch_gradients_from_shares(shares: list[list[torch.Tensor]], weights: list[torch.Tensor],
+                                batches: int) -> list[torch.Tensor]:
+    """g_b = (N / n) C_b + (dL/dW - sum_b C_b) for every batch and weight matrix.
+
+    Args:
+        shares: per chunk, :func:`chunk_shares`'s list; the chunks in point order.
+        weights: the weight matrices, whose ``.grad`` holds the full-loss gradient dL/dW.
+        batches: B.
+
+    Returns:
+        one (B, out, in) tensor per layer.
+    """
+    out = []
+    for l, w in enumerate(weights):
+        share = torch.cat([c[l] for c in shares]) if len(shares) > 1 else shares[0][l]   # (B, out, in)
+        common = w.grad - share.sum(0)                      # (out, in): the condition terms
+        out.append(share.mul_(batches).add_(common))
+    return out

@@ -7,14 +7,19 @@
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
-from pinn_cli.errors import ConfigError
+from pinn_cli.config.schema import Count
+from pinn_cli.models.base import Model
 from pinn_cli.models.streams import ACTIVATIONS, compiled_stream_forward, stream_forward
 
+ACTIVATION_FNS = {"tanh": torch.tanh, "sin": torch.sin, "gelu": nn.functional.gelu}
 
-class MLP(nn.Module):
+
+class MLP(Model):
     """Plain MLP; also propagates derivative streams when its activation allows it.
 
     Args:
@@ -25,20 +30,15 @@ class MLP(nn.Module):
         activation: ``tanh``, ``sin`` or ``gelu`` (``gelu`` has no stream path).
     """
 
-    def __init__(self, in_dim: int, out_dim: int = 1, depth: int = 4, width: int = 64,
-                 activation: str = "tanh"):
-        super().__init__()
-        for key, value in (("model.depth", depth), ("model.width", width)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(key, value, "an integer >= 1")
-        if activation not in ("tanh", "sin", "gelu"):
-            raise ConfigError("model.activation", activation, "one of tanh, sin, gelu")
+    def __init__(self, in_dim: int, out_dim: int = 1, depth: Count = 4, width: Count = 64,
+                 activation: Literal["tanh", "sin", "gelu"] = "tanh"):
+        super().__init__(in_dim, out_dim)
         sizes = [in_dim] + [width] * depth + [out_dim]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         for layer in self.layers:
             nn.init.xavier_normal_(layer.weight)
         self.activation = activation
-        self.sigma = {"tanh": torch.tanh, "sin": torch.sin, "gelu": nn.functional.gelu}[activation]
+        self.sigma = ACTIVATION_FNS[activation]
 
     @property
     def supports_streams(self) -> bool:

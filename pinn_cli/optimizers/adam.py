@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import torch
 
-from pinn_cli.errors import ConfigError
+from pinn_cli.config.schema import Count, NonNeg, Positive, UnitInterval, Zero2One
+from pinn_cli.optimizers.base import OptimizerSpec
 
 
-class Adam:
+class Adam(OptimizerSpec):
     """Builds a ``torch.optim.Adam`` and its staircase schedule for given parameters.
 
     Args:
@@ -20,16 +21,8 @@ class Adam:
         decay_every: iterations between decays, >= 1.
     """
 
-    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 decay_rate: float = 0.9, decay_every: int = 5000):
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ConfigError("optimizer.lr", lr, "a number > 0")
-        if not 0 < decay_rate <= 1:
-            raise ConfigError("optimizer.decay_rate", decay_rate, "a number in (0, 1]")
-        if not isinstance(decay_every, int) or decay_every < 1:
-            raise ConfigError("optimizer.decay_every", decay_every, "an integer >= 1")
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ConfigError("optimizer.betas", list(betas), "two numbers in [0, 1)")
+    def __init__(self, lr: Positive = 1e-3, betas: tuple[Zero2One, Zero2One] = (0.9, 0.999),
+                 eps: NonNeg = 1e-8, decay_rate: UnitInterval = 0.9, decay_every: Count = 5000):
         self.lr, self.betas, self.eps = float(lr), tuple(betas), float(eps)
         self.decay_rate, self.decay_every = float(decay_rate), int(decay_every)
 

@@ -9,12 +9,21 @@ periodic in x. Reference: pseudo-spectral ETDRK4 on the 512 x 201 grid.
 """
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import torch
 
+from pinn_cli.config.schema import Count, NonNeg, Positive
 from pinn_cli.errors import ConfigError
-from pinn_cli.pdes.base import PDE, Reference, check_positive_int
+from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.allen_cahn import solve_allen_cahn
+
+
+class ReferenceParams(TypedDict, total=False):
+    modes: Count
+    n_t: Count
+    dt: Positive
 
 
 class AllenCahn(PDE):
@@ -29,19 +38,17 @@ class AllenCahn(PDE):
 
     axes = ("t", "x")
 
-    def __init__(self, eps: float = 1e-4, n_collocation: int = 25600, n_initial: int = 512,
-                 loss_weights: dict | None = None, reference: dict | None = None,
-                 t_end: float = 1.0):
+    def __init__(self, eps: Positive = 1e-4, n_collocation: Count = 25600, n_initial: Count = 512,
+                 loss_weights: dict[str, NonNeg] | None = None,
+                 reference: ReferenceParams | None = None, t_end: Positive = 1.0):
         self.eps, self.t_end = float(eps), float(t_end)
-        if not self.t_end > 0:
-            raise ConfigError("pde.t_end", t_end, "a number > 0")
         self.bounds = np.array([[0.0, self.t_end], [-1.0, 1.0]])
-        self.n_collocation = check_positive_int("pde.n_collocation", n_collocation)
-        self.n_initial = check_positive_int("pde.n_initial", n_initial)
+        self.n_collocation, self.n_initial = n_collocation, n_initial
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0})
-        self.reference_params = dict(reference or {"modes": 512, "n_t": 201, "dt": 5e-4})
+        self.reference_params = {"modes": 512, "n_t": 201, "dt": 5e-4, **(reference or {})}
         ref = self.reference_params
-        check_positive_int("pde.reference.n_t", ref["n_t"] - 1)
+        if ref["n_t"] < 2:
+            raise ConfigError("pde.reference.n_t", ref["n_t"], "an integer >= 2")
         steps = self.t_end / (ref["n_t"] - 1) / ref["dt"]
         if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
             raise ConfigError("pde.reference.dt", ref["dt"],

@@ -1,12 +1,30 @@
 """The contract every problem fulfils.
 
-A PDE owns its domain, its collocation and condition points, its pointwise residuals and its
-reference solution. The trainer never looks inside: it asks for points once, for pointwise
-residuals every step, and for the reference at evaluation time.
+A PDE owns its domain, its points, its pointwise residuals and its reference solution. The
+training side never looks inside: it asks for points once, for pointwise residuals every step
+(through :class:`pinn_cli.training.objective.Objective`, the one place the loss is formed), and
+for the reference at evaluation time.
 
-Pointwise residuals come back as a dict of named 1-D tensors, ``{"res": r, "ic": e, ...}``. The
-loss is ``sum_k loss_weights[k] * mean(e_k ** 2)``, after the weighting scheme has had its say on
-``"res"``.
+- ``axes``: input coordinate names, single letters, in the network's input order (``("t", "x")``).
+- ``outputs``: solution component names, in the network's output order (``("u",)``, or
+  ``("psi", "p")`` for a stream function and a pressure); the model gets ``len(outputs)`` outputs.
+- ``bounds`` (d, 2): the domain box (residual maps and homogeneity bin it).
+- ``sample(rng)``: the fixed training points, ``{"res": (N, d), "ic": (N_ic, d), ...}``; ``"res"``
+  holds the interior (collocation) points, the other keys one entry per condition term.
+- ``residual(field, x)``: the interior residual at x (N, d), (N,) or (N, q) for q equations at
+  the same points (the two momentum equations of a flow); zero for the exact solution.
+- ``conditions(field, points)``: ``{term: (N_k,) or (N_k, q)}`` for the other keys of ``sample``.
+- ``loss_weights``: ``{term: w_k}`` for ``res`` and every condition term. The loss is
+
+      L = sum_k w_k (1 / N_k) sum_i sum_q (W[e_k])_iq^2
+
+  with ``W`` the weighting scheme (identity without one).
+- ``reference(cache)``: a :class:`Reference` on a grid; ``observables(field, x)`` computes from the
+  network the quantities it holds (default: each solution component), the first one being the
+  one whose relative L2 error is *the* error of the run.
+
+The field hands out components and derivatives by name (:mod:`pinn_cli.models.fields`):
+``field.derivatives(x, ("u_t", "u_xx"))``, ``field(x)``.
 """
 from __future__ import annotations
 
@@ -30,11 +48,17 @@ class Reference:
 
     Attributes:
         axes: one 1-D array per input coordinate, in the network's input order.
-        values: u on the grid, shape ``tuple(len(a) for a in axes)`` (``indexing="ij"``).
+        values: the reference on the grid, shape ``tuple(len(a) for a in axes)``
+            (``indexing="ij"``): one array (named after the first solution component), or a dict
+            of named arrays, the first one the run's headline error.
     """
 
     axes: list[np.ndarray]
-    values: np.ndarray
+    values: np.ndarray | dict[str, np.ndarray]
+
+    def named(self, default: str) -> dict[str, np.ndarray]:
+        """The values as ``{name: array}``."""
+        return dict(self.values) if isinstance(self.values, dict) else {default: self.values}
 
     def points(self) -> np.ndarray:
         """The grid as network inputs, shape (M, d), M = prod(len(a) for a in axes)."""
@@ -52,6 +76,7 @@ class PDE(ABC):
     """
 
     axes: tuple[str, ...]
+    outputs: tuple[str, ...] = ("u",)
     bounds: np.ndarray
     n_collocation: int
     loss_weights: dict[str, float]
@@ -72,33 +97,28 @@ class PDE(ABC):
 
     @abstractmethod
     def residual(self, net, x: torch.Tensor) -> torch.Tensor:
-        """The PDE residual r(x) at points x (N, d) -> (N,); zero for the exact solution.
+        """The PDE residual r(x) at points x (N, d) -> (N,) or (N, q); zero for the exact solution.
 
-        ``net`` is a :class:`pinn_cli.models.fields.Field`: ``net(x)`` gives u (N,),
-        ``net.derivatives(x, names)`` gives u and its named derivatives.
+        ``net`` is a :class:`pinn_cli.models.fields.Field`: ``net(x)`` gives the solution,
+        ``net.derivatives(x, names)`` the components and their named derivatives.
         """
 
     @abstractmethod
     def conditions(self, net, points: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Initial/boundary residuals, one (N_k,) tensor per term (``ic``, ``bc``)."""
-
-    def residuals(self, net, points: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Every loss term's pointwise residual: ``{"res": r (N,), **conditions}``."""
-        return {"res": self.residual(net, points["res"]), **self.conditions(net, points)}
+        """Initial/boundary residuals, one (N_k,) or (N_k, q) tensor per term (``ic``, ``bc``)."""
 
     @abstractmethod
     def reference(self, cache) -> Reference:
         """The reference solution; ``cache`` is a :class:`pinn_cli.reference.cache.ReferenceCache`."""
 
+    def observables(self, net, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the reference holds, computed from the network at x (M, d); each (M,).
+        Default: the solution components. Runs under ``torch.no_grad`` unless it needs
+        derivatives (then it enables grad itself)."""
+        u = net(x)
+        return {self.outputs[0]: u} if u.ndim == 1 else dict(zip(self.outputs, u.unbind(1)))
+
     def evaluation_grid(self, shape: tuple[int, ...]) -> list[np.ndarray]:
         """Regular axes over the domain for residual maps, one array per coordinate."""
         return [np.linspace(lo, hi, n) for (lo, hi), n in zip(self.bounds, shape)]
 
-
-def check_positive_int(key: str, value) -> int:
-    """Return ``value`` as an int >= 1, or raise ConfigError naming ``key``."""
-    from pinn_cli.errors import ConfigError
-
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(key, value, "an integer >= 1")
-    return int(value)

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import torch
 
-from pinn_cli.pdes.base import PDE, Reference, check_positive_int
+from pinn_cli.config.schema import Count, NonNeg, Positive
+from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.burgers import solve_burgers
 
 
@@ -26,16 +27,15 @@ class Burgers(PDE):
 
     axes = ("t", "x")
 
-    def __init__(self, nu: float = 0.01 / math.pi, n_collocation: int = 10000,
-                 n_initial: int = 256, n_boundary: int = 128, loss_weights: dict | None = None,
-                 reference: dict | None = None):
+    def __init__(self, nu: Positive = 0.01 / math.pi, n_collocation: Count = 10000,
+                 n_initial: Count = 256, n_boundary: Count = 128,
+                 loss_weights: dict[str, NonNeg] | None = None,
+                 reference: dict[str, Count] | None = None):
         self.nu = float(nu)
         self.bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
-        self.n_collocation = check_positive_int("pde.n_collocation", n_collocation)
-        self.n_initial = check_positive_int("pde.n_initial", n_initial)
-        self.n_boundary = check_positive_int("pde.n_boundary", n_boundary)
+        self.n_collocation, self.n_initial, self.n_boundary = n_collocation, n_initial, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0, "bc": 1.0})
-        self.reference_params = dict(reference or {"n_x": 256, "n_t": 101, "n_quad": 4000})
+        self.reference_params = {"n_x": 256, "n_t": 101, "n_quad": 4000, **(reference or {})}
 
     def sample(self, rng):
         x_ic = self.latin_hypercube(self.n_initial, rng, self.bounds[1:])[:, 0]

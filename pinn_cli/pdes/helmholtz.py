@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinn_cli.pdes.base import PDE, Reference, check_positive_int
+from pinn_cli.config.schema import Count, NonNeg
+from pinn_cli.pdes.base import PDE, Reference
 
 
 class Helmholtz(PDE):
@@ -25,14 +26,14 @@ class Helmholtz(PDE):
     axes = ("x", "y")
 
     def __init__(self, a1: float = 6.0, a2: float = 6.0, k: float = 1.0,
-                 n_collocation: int = 25600, n_boundary: int = 100,
-                 loss_weights: dict | None = None, reference: dict | None = None):
+                 n_collocation: Count = 25600, n_boundary: Count = 100,
+                 loss_weights: dict[str, NonNeg] | None = None,
+                 reference: dict[str, Count] | None = None):
         self.a1, self.a2, self.k = float(a1), float(a2), float(k)
         self.bounds = np.array([[-1.0, 1.0], [-1.0, 1.0]])
-        self.n_collocation = check_positive_int("pde.n_collocation", n_collocation)
-        self.n_boundary = check_positive_int("pde.n_boundary", n_boundary)
+        self.n_collocation, self.n_boundary = n_collocation, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "bc": 1.0})
-        self.reference_params = dict(reference or {"n": 201})
+        self.reference_params = {"n": 201, **(reference or {})}
 
     def exact(self, x, y):
         """u(x, y); works on numpy arrays and tensors."""

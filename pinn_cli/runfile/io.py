@@ -7,9 +7,20 @@ datasets (grids, axes) are written once. The file is written in single-writer/mu
 at any moment (SIGKILL) leaves a file that holds every record completed before the kill. Such a
 file must be opened with ``swmr=True`` (as :func:`read_run` does when it has to); plain
 ``h5py.File`` refuses it until the writer has closed it cleanly.
+
+Hostile files end in one line, never a hang or a traceback: a read of anything that is not a
+whole run file raises :class:`RunFileError`, a write that the disk or the file refuses raises
+:class:`RunWriteError`. See :func:`_open_for_reading` for how a truncated file is kept from
+hanging a reader, and :class:`RunWriter` for why it runs without a chunk cache.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +31,24 @@ from pinn_cli.errors import PinnError
 
 SCHEMA_VERSION = 1
 CHUNK_BYTES = 1 << 16
+# An SWMR reader re-reads metadata whose checksum fails, sleeping 1, 2, 4, ... ns in between (a
+# writer may be halfway through rewriting it). HDF5's default, 100 attempts, sums to 2^100 ns:
+# on a truncated file, whose missing bytes read as zeros and never match, it never ends. 28
+# attempts wait 2^28 ns = 0.27 s at most, ages longer than a writer takes to write one block.
+SWMR_READ_ATTEMPTS = 28
+# Where that bound cannot be set, a child process reads the file first, under this limit (s).
+PROBE_TIMEOUT = 10.0
 
 
 class RunFileError(PinnError):
     """A path that is not a readable pinn-cli run file."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+
+
+class RunWriteError(PinnError):
+    """A run file that could not be written: disk full, file made read-only or immutable, ..."""
 
     def __init__(self, path, reason: str):
         super().__init__(f"{path}: {reason}")
@@ -45,44 +70,70 @@ class RunWriter:
         attrs: root attributes (strings, numbers).
         series: group name -> SeriesSpec.
         static: dataset path -> array, written once.
+
+    The file runs without a chunk cache, so a record reaches the file in :meth:`append` itself:
+    a write the disk refuses fails there, as :class:`RunWriteError`. With a cache, the refused
+    chunk stayed dirty in it; h5py then closed that dataset when dropping its handle, HDF5's
+    close failed halfway yet kept the handle, and HDF5 closed it again at interpreter exit:
+    a segfault. (Every record is flushed at once anyway, so the cache saved nothing.)
     """
 
     def __init__(self, path, attrs: dict, series: dict[str, SeriesSpec],
                  static: dict[str, np.ndarray] | None = None):
         self.path = Path(path)
-        self.f = h5py.File(self.path, "w-", libver="latest")
-        self.f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", **attrs})
         self.sizes: dict[str, int] = {}
-        for name, spec in series.items():
-            g = self.f.create_group(name)
-            g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="i8", chunks=(4096,))
-            for key, (shape, dtype) in spec.fields.items():
-                row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-                rows = min(1024, max(1, CHUNK_BYTES // max(row, 1)))
-                g.create_dataset(key, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
-                                 chunks=(rows, *shape), fillvalue=np.nan if dtype[0] == "f" else 0,
-                                 compression="gzip" if spec.compress else None)
-            self.sizes[name] = 0
-        for key, value in (static or {}).items():
-            self.f.create_dataset(key, data=value)
-        self.f.swmr_mode = True
-        self.f.flush()
+        self.f = None
+        try:
+            self.f = h5py.File(self.path, "w-", libver="latest", rdcc_nbytes=0)
+            self.f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", **attrs})
+            for name, spec in series.items():
+                g = self.f.create_group(name)
+                g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="i8", chunks=(4096,))
+                for key, (shape, dtype) in spec.fields.items():
+                    row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+                    rows = min(1024, max(1, CHUNK_BYTES // max(row, 1)))
+                    g.create_dataset(key, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                                     chunks=(rows, *shape),
+                                     fillvalue=np.nan if dtype[0] == "f" else 0,
+                                     compression="gzip" if spec.compress else None)
+                self.sizes[name] = 0
+            for key, value in (static or {}).items():
+                self.f.create_dataset(key, data=value)
+            self.f.swmr_mode = True
+            self.f.flush()
+        except (OSError, RuntimeError) as e:
+            self._drop()
+            raise RunWriteError(self.path, f"cannot create the run file ({_reason(e)})") from e
 
     def append(self, group: str, step: int, **values) -> None:
-        """Add one record to ``group``; every field of the group must be given. Flushed at once."""
+        """Add one record to ``group``; every field of the group must be given. Flushed at once.
+
+        Raises RunWriteError when the file refuses the write; the record then does not count
+        (``step`` is written last), and the file keeps every earlier record.
+        """
+        if self.f is None:
+            raise RunWriteError(self.path, f"cannot append to /{group}: the run file is closed")
         g, n = self.f[group], self.sizes[group]
         missing = set(g) - {"step"} - set(values)
         if missing:
             raise ValueError(f"record for /{group} lacks {sorted(missing)}")
-        for key, value in values.items():
-            ds = g[key]
-            ds.resize(n + 1, axis=0)
-            ds[n] = value
-            ds.flush()
-        g["step"].resize(n + 1, axis=0)
-        g["step"][n] = step                       # written last: a record counts once step has it
-        g["step"].flush()
+        try:
+            for key, value in values.items():
+                ds = g[key]
+                ds.resize(n + 1, axis=0)
+                ds[n] = value
+                ds.flush()
+            g["step"].resize(n + 1, axis=0)
+            g["step"][n] = step                   # written last: a record counts once step has it
+            g["step"].flush()
+        except (OSError, RuntimeError) as e:
+            raise RunWriteError(self.path, f"cannot append the record at step {step} to "
+                                           f"/{group} ({_reason(e)})") from e
         self.sizes[group] = n + 1
+
+    def counts(self) -> dict[str, int]:
+        """Records written so far per series group (each flushed to the file)."""
+        return dict(self.sizes)
 
     def copy_records(self, source: "Run", before_step: int) -> None:
         """Append every record of ``source`` with step < ``before_step`` (used when resuming)."""
@@ -94,10 +145,35 @@ class RunWriter:
                             **{k: v[i] for k, v in data.items() if k != "step"})
 
     def close(self, status: str, **attrs) -> None:
-        """Close the file, then record the final status (attributes cannot change under SWMR)."""
-        self.f.close()
-        with h5py.File(self.path, "r+") as f:
-            f.attrs.update({"status": status, **attrs})
+        """Close the file, then record the final status (attributes cannot change under SWMR).
+
+        The HDF5 file is closed exactly once; a second call does nothing. Raises RunWriteError
+        when the file cannot be closed or reopened to record ``status``: it then keeps status
+        ``running``, as a killed run's file does, with every record appended before.
+        """
+        if self.f is None:
+            return
+        f, self.f = self.f, None
+        try:
+            f.close()
+        except (OSError, RuntimeError) as e:
+            raise RunWriteError(self.path, f"cannot close it to record status {status!r}; it "
+                                           f"keeps status 'running' ({_reason(e)})") from e
+        try:
+            with h5py.File(self.path, "r+") as f:
+                f.attrs.update({"status": status, **attrs})
+        except (OSError, RuntimeError) as e:
+            raise RunWriteError(self.path, f"cannot record status {status!r}; it keeps status "
+                                           f"'running' ({_reason(e)})") from e
+
+    def _drop(self) -> None:
+        """Close after a failed creation, ignoring a second failure: the first one is reported."""
+        f, self.f = self.f, None
+        if f is not None:
+            try:
+                f.close()
+            except (OSError, RuntimeError):
+                pass
 
 
 @dataclass
@@ -115,59 +191,178 @@ class Run:
 
 def read_run(path) -> Run:
     """Read a run file, complete, running or killed. Raises RunFileError with one clear reason."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunFileError(path, "no such file")
-    if not h5py.is_hdf5(path):
-        raise RunFileError(path, "not an HDF5 file")
-    try:
-        with _open_for_reading(path) as f:
-            run = Run(path=path, attrs={k: _plain(v) for k, v in f.attrs.items()})
-            if "schema_version" not in run.attrs:
-                raise RunFileError(path, "an HDF5 file, but not a pinn-cli run file")
-            f.visititems(lambda name, obj: _collect(run, name, obj))
-    except RunFileError:
-        raise
-    except (OSError, KeyError, ValueError, RuntimeError) as e:
-        raise RunFileError(path, f"unreadable or truncated HDF5 file ({str(e).splitlines()[0]})")
-    for group, data in run.series.items():  # a killed writer may have grown a field, not step
-        n = len(data["step"])
-        run.series[group] = {k: v[:n] for k, v in data.items()}
-    return run
+    return _read(Path(path), steps_only=False)
 
 
 def read_attrs(path) -> dict:
     """Only the root attributes of a run file (fast: no series are read)."""
-    path = Path(path)
+    path = _existing(Path(path))
+    with _reading(path) as f:
+        return {k: _plain(v) for k, v in f.attrs.items()}
+
+
+def count_records(path, before_step: int | None = None) -> dict[str, int]:
+    """Records per series group in a run file (complete, running or killed), counting only
+    those with step < ``before_step`` when given. Reads only the ``step`` datasets, but checks
+    every field like :func:`read_run`, so a truncated file raises RunFileError.
+
+    For a caller about to replace one run file by another (the trainer, resuming in place):
+    the replacement must hold at least as many records in every group, or records are lost.
+    """
+    run = _read(Path(path), steps_only=True)
+    return {group: int(np.count_nonzero(data["step"] < before_step)) if before_step is not None
+            else len(data["step"]) for group, data in run.series.items()}
+
+
+def _read(path: Path, steps_only: bool) -> Run:
+    path = _existing(path)
+    if not h5py.is_hdf5(path):
+        raise RunFileError(path, "not an HDF5 file")
+    with _reading(path) as f:
+        run = Run(path=path, attrs={k: _plain(v) for k, v in f.attrs.items()})
+        if "schema_version" not in run.attrs:
+            raise RunFileError(path, "an HDF5 file, but not a pinn-cli run file")
+        f.visititems(lambda name, obj: _collect(run, name, obj, steps_only))
+        # A record counts once every dataset of its group has it: a killed writer may have grown
+        # a field but not step, and a running one may grow step after a field was read.
+        for group, data in run.series.items():
+            n = min(len(v) for v in data.values())
+            run.series[group] = {k: v[:n] for k, v in data.items()}
+        if f.swmr_mode:
+            _check_inside(path, f, run)
+    return run
+
+
+def _existing(path: Path) -> Path:
     if not path.is_file():
         raise RunFileError(path, "no such file")
+    return path
+
+
+@contextmanager
+def _reading(path: Path):
+    """The open file; h5py's and HDF5's errors, opening or reading, become one RunFileError."""
     try:
         with _open_for_reading(path) as f:
-            return {k: _plain(v) for k, v in f.attrs.items()}
-    except OSError as e:
-        raise RunFileError(path, f"unreadable or truncated HDF5 file ({str(e).splitlines()[0]})")
+            yield f
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
+        raise RunFileError(path, f"unreadable or truncated HDF5 file ({_first_line(e)})") from e
 
 
 def _open_for_reading(path: Path) -> h5py.File:
-    """A plain read first: it fails fast on a truncated file, where an SWMR reader would retry
-    its checksums for minutes. SWMR only when a writer holds the file (running, or killed)."""
+    """A plain read first: fast, and HDF5 checks there that the file is as long as its
+    superblock says. A file that a writer holds (running, or killed) only opens for SWMR
+    reading, where that check is skipped and a checksum that fails is retried: with HDF5's
+    defaults, forever on a truncated file (see SWMR_READ_ATTEMPTS). So the retries are bounded,
+    and :func:`_check_inside` then takes the place of the length check."""
     try:
         return h5py.File(path, "r")
     except OSError as e:
         if "already open for write" not in str(e):
             raise
-    return h5py.File(path, "r", libver="latest", swmr=True)
+    set_attempts = _read_attempts_setter()
+    if set_attempts is None:                        # no bound to set: a child takes the risk
+        _probe_in_child(path)
+        return h5py.File(path, "r", libver="latest", swmr=True)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    if set_attempts(fapl.id, SWMR_READ_ATTEMPTS) < 0:
+        raise RuntimeError("H5Pset_metadata_read_attempts failed")
+    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ, fapl=fapl)
+    return h5py.File(fid)
 
 
-def _collect(run: Run, name: str, obj) -> None:
+@functools.cache
+def _read_attempts_setter():
+    """HDF5's ``H5Pset_metadata_read_attempts(fapl, n)``, which h5py does not wrap, or None.
+
+    Looked up through h5py's own extension module, so the symbol comes from the HDF5 that h5py
+    loaded (dlsym searches a library's dependencies), never from a second copy of HDF5."""
+    try:
+        fn = ctypes.CDLL(h5py.h5p.__file__).H5Pset_metadata_read_attempts
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int64, ctypes.c_uint], ctypes.c_int   # hid_t, unsigned
+    return fn
+
+
+def _probe_in_child(path: Path) -> None:
+    """Do the unbounded SWMR read in a child process first, where a hang can be cut short;
+    whatever else goes wrong, the same read here reports it."""
+    code = ("import sys, h5py\n"
+            "with h5py.File(sys.argv[1], 'r', libver='latest', swmr=True) as f:\n"
+            "    f.visititems(lambda name, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)\n")
+    try:
+        subprocess.run([sys.executable, "-c", code, str(path)], timeout=PROBE_TIMEOUT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise RunFileError(path, f"unreadable or truncated HDF5 file (reading it did not end "
+                                 f"within {PROBE_TIMEOUT:g} s)") from None
+
+
+def _check_inside(path: Path, f: h5py.File, run: Run) -> None:
+    """Under SWMR, HDF5 reads bytes past the end of a truncated file as zeros: the records there
+    would come back as zeros. Every byte that the records read need must lie in the file.
+    (The size is taken after reading: a running writer writes data before it indexes it.)"""
+    needed = {name: _data_end(f[name]) for name in run.static}
+    for group, data in run.series.items():
+        n = len(data["step"])
+        needed.update({f"{group}/{key}": _data_end(f[group][key], n) for key in f[group]})
+    size = path.stat().st_size
+    for name, end in needed.items():
+        if end > size:
+            raise RunFileError(path, f"truncated HDF5 file: the records of /{name} need {end} "
+                                     f"bytes, the file has {size}")
+
+
+def _data_end(ds: h5py.Dataset, n: int | None = None) -> int:
+    """One past the last byte of the file that the first ``n`` rows of ``ds`` (all when None)
+    lie in. Rows of an uncompressed chunk lie in order, so a killed writer's last chunk counts
+    only up to its last record; a compressed chunk is needed whole."""
+    if ds.chunks is None:
+        offset = ds.id.get_offset()                 # None: compact, or nothing stored
+        return 0 if offset is None else offset + ds.id.get_storage_size()
+    n = ds.shape[0] if n is None else n
+    row = ds.dtype.itemsize * int(np.prod(ds.chunks[1:], dtype=np.int64))
+    whole = ds.id.get_create_plist().get_nfilters() > 0
+    ends = [0]
+
+    def visit(chunk):
+        first = chunk.chunk_offset[0]
+        if first < n:
+            ends.append(chunk.byte_offset + (chunk.size if whole
+                                             else min(n - first, ds.chunks[0]) * row))
+    try:
+        ds.id.chunk_iter(visit)
+    except (AttributeError, NotImplementedError):   # HDF5 < 1.14: one chunk at a time
+        for i in range(ds.id.get_num_chunks()):
+            visit(ds.id.get_chunk_info(i))
+    return max(ends)
+
+
+def _collect(run: Run, name: str, obj, steps_only: bool) -> None:
     if not isinstance(obj, h5py.Dataset):
         return
     group, _, key = name.rpartition("/")
     if group and "step" in obj.parent and obj.maxshape[0] is None:
+        if steps_only and key != "step":
+            return
         obj.refresh()
         run.series.setdefault(group, {})[key] = obj[()]
     else:
         run.static[name] = obj[()]
+
+
+def _reason(e: BaseException) -> str:
+    """What a user can act on: the OS's reason when there is one. h5py's own messages span
+    lines and carry timestamps and buffer addresses."""
+    if isinstance(e, OSError) and e.errno:
+        return os.strerror(e.errno)
+    return _first_line(e)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _plain(value):
@@ -176,4 +371,3 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-

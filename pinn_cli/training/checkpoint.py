@@ -2,25 +2,30 @@
 
 A checkpoint taken after k updates holds the parameters, the optimizer and schedule state, the
 weighting state (RBA's lambda), every random-number state, the wall-clock offset and k. It is
-written to a temporary file and renamed over ``last.pt``, so a kill never leaves half of one.
+written to ``last.pt.tmp``, synced to disk, and renamed over ``last.pt``: a kill (or a crash of
+the machine) never leaves half of one, and the next save removes the temporary file a kill left.
+A ``last.pt`` that cannot be read (truncated, empty, not a checkpoint) is one clear error.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pinn_cli.errors import PinnError
+
 CHECKPOINT = Path("checkpoints") / "last.pt"
+_KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "scheduler", "weighting",
+         "rng")
 
 
 def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
          config_yaml: str, loss_ref) -> Path:
     path = Path(run_dir) / CHECKPOINT
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -29,15 +34,35 @@ def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_tim
                 "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        torch.save(state, f)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob("tmp*.tmp"):  # left by kills under the old naming
+            stale.unlink(missing_ok=True)
+        _write_synced(tmp, lambda f: torch.save(state, f))
+        os.replace(tmp, path)
+        _sync_dir(path.parent)
+    except (OSError, RuntimeError) as e:            # RuntimeError: torch's zip writer, disk full
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PinnError(f"{path}: cannot write the checkpoint ({_reason(e)}); the previous one, "
+                        f"if any, is kept") from e
     return path
 
 
 def load(path, device) -> dict:
-    return torch.load(path, map_location=device, weights_only=False)
+    """The checkpoint at ``path``; PinnError (one line, naming it) if it cannot be read."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise PinnError(f"{path}: no such checkpoint") from None
+    except Exception as e:  # noqa: BLE001
+        # A damaged file makes torch.load raise nearly anything: OSError, RuntimeError from its
+        # zip reader, UnpicklingError, EOFError, and (seen fuzzing) AssertionError from within.
+        raise PinnError(f"{path}: unreadable checkpoint, truncated or damaged ({_reason(e)})") from e
+    if not isinstance(state, dict) or not set(_KEYS) <= state.keys():
+        raise PinnError(f"{path}: unreadable checkpoint, not a pinn-cli checkpoint")
+    return state
 
 
 def restore(state: dict, *, model, optimizer, scheduler, weighting) -> None:
@@ -50,3 +75,34 @@ def restore(state: dict, *, model, optimizer, scheduler, weighting) -> None:
     random.setstate(state["rng"]["python"])
     if state["rng"]["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
+
+def _write_synced(path: Path, write) -> None:
+    """Create ``path`` afresh and ``write(file)``, then fsync it: a rename after this never
+    exposes a file whose bytes are still only in memory. A file left by a killed save is
+    removed first. Created like any file (mode 0666 less the umask; mkstemp made it 0600)."""
+    path.unlink(missing_ok=True)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; some filesystems cannot sync a folder: no matter."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -14,13 +14,15 @@ point i for the whole run (pinn-cli does not resample collocation points).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
-from pinn_cli.errors import ConfigError
-from pinn_cli.weighting.none import NoWeighting
+from pinn_cli.config.schema import Fraction, Positive
+from pinn_cli.weighting.base import Weighting
 
 
-class RBA(NoWeighting):
+class RBA(Weighting):
     """Args:
         eta: learning rate of the weights (paper 1e-3).
         gamma: memory of the weights, 0 < gamma < 1 (paper 0.999).
@@ -29,16 +31,11 @@ class RBA(NoWeighting):
         term: the loss term that is re-weighted.
     """
 
-    def __init__(self, eta: float = 1e-3, gamma: float = 0.999, init: str = "zeros",
-                 normalization: str = "max", term: str = "res"):
-        if not eta > 0:
-            raise ConfigError("weighting.eta", eta, "a number > 0")
-        if not 0 < gamma < 1:
-            raise ConfigError("weighting.gamma", gamma, "a number with 0 < gamma < 1")
-        if init not in ("zeros", "residual"):
-            raise ConfigError("weighting.init", init, "one of zeros, residual")
-        if normalization not in ("max", "minmax"):
-            raise ConfigError("weighting.normalization", normalization, "one of max, minmax")
+    uses_residuals = True
+
+    def __init__(self, eta: Positive = 1e-3, gamma: Fraction = 0.999,
+                 init: Literal["zeros", "residual"] = "zeros",
+                 normalization: Literal["max", "minmax"] = "max", term: str = "res"):
         self.eta, self.gamma, self.init, self.normalization = eta, gamma, init, normalization
         self.term = term
         self.lam: torch.Tensor | None = None  # (N,)
@@ -48,30 +45,38 @@ class RBA(NoWeighting):
     def bound(self) -> float:
         return self.eta / (1 - self.gamma)
 
-    def setup(self, n_points, device, dtype):
-        self.lam = torch.zeros(n_points[self.term], device=device, dtype=dtype)
+    def setup(self, points):
+        x = points[self.term]                                               # (N, d)
+        self.lam = torch.zeros(len(x), device=x.device, dtype=x.dtype)      # (N,), or (N, q) later
         self.started = False
 
     def normalized(self, r: torch.Tensor) -> torch.Tensor:
-        """n(r) in [0, 1], (N,) -> (N,); the tiny floor keeps a zero residual from dividing by 0."""
+        """n(r) in [0, 1], (N,) -> (N,), or (N, q) -> (N, q) with each equation normalised by
+        its own maximum; the tiny floor keeps a zero residual from dividing by 0."""
         a = r.detach().abs()
+        tiny = torch.finfo(a.dtype).tiny
         if self.normalization == "max":
-            return a / a.max().clamp_min(torch.finfo(a.dtype).tiny)
-        lo = a.min()
-        return (a - lo) / (a.max() - lo).clamp_min(torch.finfo(a.dtype).tiny)
+            return a / a.amax(0).clamp_min(tiny)
+        lo = a.amin(0)
+        return (a - lo) / (a.amax(0) - lo).clamp_min(tiny)
 
-    def update(self, residuals):
-        """One RBA step with the residual r (N,) of the current iteration."""
+    def update(self, residuals, step):
+        """One RBA step with the residual r (N,) or (N, q) of the current iteration."""
         n = self.normalized(residuals[self.term])
         if not self.started and self.init == "residual":
             self.lam = n.clone()
+        elif not self.started and self.lam.shape != n.shape:      # q equations: one lambda each
+            self.lam = torch.zeros_like(n).add_(self.eta * n)
         else:
             self.lam.mul_(self.gamma).add_(self.eta * n)
         self.started = True
 
     def apply(self, residuals, rows=None):
+        if self.term not in residuals:
+            return residuals
         lam = self.lam if rows is None else self.lam[rows]
-        return {**residuals, self.term: lam * residuals[self.term]}
+        r = residuals[self.term]
+        return {**residuals, self.term: lam.reshape(lam.shape + (1,) * (r.ndim - lam.ndim)) * r}
 
     def weights(self):
         return {self.term: self.lam}

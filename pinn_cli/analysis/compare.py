@@ -1,0 +1,84 @@
+"""Comparing runs: one row per run, groups of runs that differ only in seed, and ratios.
+
+Runs are grouped by their signature, the resolved config less seed, device and recording
+(:mod:`pinn_cli.analysis.identity`), and shown by their label. For every group option a sweep
+varies (model, optimizer, weighting, ...), each group whose option differs from the default
+(``train.yaml``: ``weighting=none``, ``optimizer=adam``, ...) is compared with the group whose
+resolved config is the same in everything but that group, where it uses the default: the ratios of their mean total-
+diffusion onsets and mean final errors (default over other: > 1 means the other option reaches
+total diffusion sooner, or ends with a smaller error). Different PDEs are different problems, not
+treatments, and are never put in a ratio.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from pinn_cli.analysis.identity import GROUPS, defaults
+
+TREATMENTS = tuple(g for g in GROUPS if g not in ("pde", "diagnostics"))
+
+
+def comparison_rows(summaries: list[dict]) -> list[dict]:
+    """One flat row per run for the sweep table and CSV."""
+    rows = []
+    for s in summaries:
+        ph, c = s.get("phases", {}), s["config"]
+        f, t = ph.get("fitting_to_diffusion", {}), ph.get("total_diffusion", {})
+        rows.append({"run": s["run"], "status": s["status"], "label": c["label"], "seed": c.get("seed"),
+                     **{g: c["choices"].get(g) for g in GROUPS},
+                     "fitting_end": f.get("step"), "total_diffusion": t.get("step"),
+                     "rel_l2_at_total_diffusion": t.get("rel_l2"),
+                     "final_rel_l2": s["final"].get("rel_l2")})
+    return rows
+
+
+def _stats(values) -> tuple[float | None, float | None]:
+    v = [x for x in values if x is not None]
+    return (float(np.mean(v)), float(np.std(v))) if v else (None, None)
+
+
+def _key(sig: dict, without: str | None = None) -> str:
+    return json.dumps({k: v for k, v in sig.items() if k != without}, sort_keys=True, default=str)
+
+
+def group_table(summaries: list[dict]) -> list[dict]:
+    """Per signature (runs that differ only in seed): counts, mean +- std of onsets and error."""
+    by: dict[str, list[dict]] = {}
+    for s in summaries:
+        by.setdefault(_key(s["config"]["signature"]), []).append(s)
+    out = []
+    for runs in by.values():
+        td = [r["phases"].get("total_diffusion", {}).get("step") for r in runs]
+        fe = [r["phases"].get("fitting_to_diffusion", {}).get("step") for r in runs]
+        err = [r["final"].get("rel_l2") for r in runs]
+        c = runs[0]["config"]
+        out.append({"label": c["label"], "choices": c["choices"], "signature": c["signature"],
+                    "runs": len(runs),
+                    "reached": sum(t is not None for t in td),
+                    "fitting_end_mean": _stats(fe)[0],
+                    "total_diffusion_mean": _stats(td)[0], "total_diffusion_std": _stats(td)[1],
+                    "final_rel_l2_mean": _stats(err)[0], "final_rel_l2_std": _stats(err)[1]})
+    return out
+
+
+def ratios(groups: list[dict]) -> list[dict]:
+    """Each non-default option against the default, everything else equal (module docstring)."""
+    base, out = defaults(), []
+    for g in groups:
+        for factor in TREATMENTS:
+            option = g["choices"].get(factor)
+            if option is None or option == base.get(factor):
+                continue
+            ref = next((r for r in groups if r["choices"].get(factor) == base[factor]
+                        and _key(r["signature"], factor) == _key(g["signature"], factor)), None)
+            if ref is None:
+                continue
+            entry = {"factor": factor, "option": option, "baseline": base[factor],
+                     "label": g["label"], "baseline_label": ref["label"]}
+            for k in ("total_diffusion_mean", "final_rel_l2_mean"):
+                if g[k] and ref[k]:
+                    entry[f"{k.removesuffix('_mean')}_ratio"] = ref[k] / g[k]
+            out.append(entry)
+    return out

@@ -1,0 +1,93 @@
+"""The contract every probe (diagnostic) fulfils.
+
+A probe owns one series group of the run file, named after its key in the diagnostics config
+(``conf/diagnostics/*.yaml``, each entry a ``_target_`` with the probe's settings and cadence)::
+
+    snr: {_target_: pinn_cli.diagnostics.probes.SNRProbe, batches: 100, every: 100}
+
+- cadence: ``every``, ``dense_every`` up to ``dense_until``, and the steps ``at``
+  (:class:`pinn_cli.diagnostics.cadence.Cadence`); the recorder asks ``due(step)`` with plain
+  integer arithmetic, no device work;
+- ``spec(ctx)``: the fields of its group, name -> (per-record shape, dtype), fixed for the run;
+  ``static(ctx)``: datasets written once (grids, axes);
+- ``before(ctx, step)``: what must be measured before the step's update (it describes the
+  parameters the step starts from); ``record(ctx, state)``: one record, host arrays;
+- ``needs_capture``: the probe needs the SNR batch gradients of the step (``state.batch_grads``);
+  ``batches`` says how many;
+- ``check(pde, model)``: refuse, with a ConfigError, settings that do not fit the run (called
+  before training, also on the ``meta`` device by the command-line pre-check).
+
+``ctx`` is the read-only :class:`pinn_cli.training.context.RunContext` (the PDE, model, field,
+objective, weighting, optimizer and evaluator of the run), never the trainer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from pinn_cli.config.schema import NonNegInt
+from pinn_cli.diagnostics.cadence import Cadence
+from pinn_cli.runfile import SeriesSpec
+
+
+@dataclass
+class StepState:
+    """What a probe may read after a training step (tensors stay on the device)."""
+
+    step: int
+    loss: torch.Tensor                       # () total loss of this step
+    terms: dict[str, torch.Tensor]           # () each, the weighted mean squares of the loss
+    residuals: dict[str, torch.Tensor]       # (N_k,) or (N_k, q) pointwise, before weighting
+    lr: float
+    wall_time: float
+    before: dict = field(default_factory=dict)        # group -> what Probe.before measured
+    batch_grads: list | None = None          # (B, out, in) per weight matrix, when captured
+
+
+class Probe:
+    """Base class: one series group, a cadence, a record.
+
+    Args:
+        every, dense_every, dense_until, at: the cadence (:class:`Cadence`).
+    """
+
+    group: str = ""
+    needs_capture = False
+    batches = 0
+
+    def __init__(self, every: NonNegInt = 100, dense_every: NonNegInt = 0,
+                 dense_until: NonNegInt = 0, at: list[NonNegInt] | None = None):
+        self.cadence = Cadence(every, dense_every, dense_until, list(at or []))
+
+    def check(self, pde, model) -> None:
+        """Raise ConfigError if the probe's settings do not fit this problem and model."""
+
+    def spec(self, ctx) -> SeriesSpec:
+        raise NotImplementedError
+
+    def static(self, ctx) -> dict[str, np.ndarray]:
+        return {}
+
+    def due(self, step: int) -> bool:
+        return self.cadence.due(step)
+
+    def before(self, ctx, step: int):
+        """Measure, before the step's update, what must describe the step's own parameters."""
+        return None
+
+    def record(self, ctx, state: StepState) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+def host(values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """One device-to-host copy for a whole record of tensors."""
+    if not values:
+        return {}
+    flat = torch.cat([v.detach().double().reshape(-1) for v in values.values()]).cpu().numpy()
+    out, i = {}, 0
+    for k, v in values.items():
+        out[k] = flat[i:i + v.numel()].reshape(v.shape)
+        i += v.numel()
+    return out

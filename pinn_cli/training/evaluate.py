@@ -1,0 +1,39 @@
+"""Errors against the reference solution.
+
+For each observable o the reference holds (the PDE's ``observables``: the solution components by
+default, e.g. the velocity magnitude for a flow),
+
+    rel_l2(o) = ||o_theta - o_ref||_2 / ||o_ref||_2     over the reference grid,
+
+the first observable's being the run's headline error (``rel_l2`` in the run file).
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Evaluator:
+    """Args:
+        pde: the problem; ``pde.observables(field, x)`` computes what the reference holds.
+        field: the network as a field.
+        reference: a :class:`pinn_cli.pdes.base.Reference`.
+        tensor: numpy -> tensor on the run's device and dtype.
+        chunk: points per evaluation pass.
+    """
+
+    def __init__(self, pde, field, reference, tensor, chunk: int = 1 << 16):
+        self.pde, self.field, self.chunk = pde, field, chunk
+        values = reference.named(pde.outputs[0])
+        self.names = list(values)
+        self.points = tensor(reference.points())                                   # (M, d)
+        self.values = {k: tensor(v.ravel()) for k, v in values.items()}            # (M,) each
+
+    @torch.no_grad()
+    def rel_l2(self) -> dict[str, torch.Tensor]:
+        """{observable: () relative L2 error} on the device, headline first."""
+        parts = [self.pde.observables(self.field, x) for x in self.points.split(self.chunk)]
+        out = {}
+        for k in self.names:
+            pred = torch.cat([p[k].detach() for p in parts])                      # (M,)
+            out[k] = torch.linalg.vector_norm(pred - self.values[k]) / torch.linalg.vector_norm(self.values[k])
+        return out

@@ -1,0 +1,190 @@
+"""The objective: the one place where residuals are formed, weighted and summed into the loss.
+
+    L = sum_k w_k (1 / N_k) sum_i sum_q (W[e_k])_iq^2
+
+over the loss terms k (``res``, the interior residual at the collocation points, and the PDE's
+condition terms ``ic``, ``bc``...), with w_k the PDE's ``loss_weights`` (1 where not given), e_k
+the pointwise residuals ((N_k,) or (N_k, q)) and W the weighting scheme. The training step, the
+SNR batch gradients (fast and naive) and an optimizer's closure all go through it, so every path
+sees the same weights.
+
+One iteration (:meth:`Objective.backward`):
+
+1. the condition residuals (few points, one pass);
+2. if the weighting updates from the residuals and the interior comes in several chunks, every
+   chunk's residual without a graph first (the weighting's update reads all points, e.g. RBA's
+   max |r|; the paper's order: update, then the loss), then ``weighting.update``;
+3. per chunk of interior points: residual with a graph, weighting, its share of the loss,
+   ``backward``. The graph of one chunk is freed before the next is built, so a step's memory is
+   bounded by the chunk, not by the number of points; the gradients accumulate in ``.grad`` and
+   equal one backward over all points (up to summation order).
+
+Batch-gradient SNR: the N interior points are B consecutive batches of N / B; batch b's loss is
+its re-weighted interior term plus the whole condition terms. ``capture=B`` returns every batch
+gradient, from the step's own backward where the field's derivative streams allow it
+(:func:`pinn_cli.diagnostics.snr.chunk_shares`), else by one backward per batch after the step's
+own (same parameters, same updated weights).
+"""
+from __future__ import annotations
+
+import torch
+
+from pinn_cli.diagnostics.snr import batch_gradients_from_shares, check_batches, chunk_shares
+from pinn_cli.errors import ConfigError
+
+
+class StepResult:
+    """What one evaluation of the objective leaves for the probes (all detached, on the device).
+
+    Attributes:
+        loss: () the total loss.
+        terms: {k: ()} each term's weighted mean square, as it enters the loss.
+        residuals: {k: (N_k,) or (N_k, q)} the pointwise residuals before weighting.
+        batch_grads: one (B, out, in) tensor per weight matrix, when captured; else None.
+    """
+
+    def __init__(self, loss, terms, residuals, batch_grads=None):
+        self.loss, self.terms, self.residuals, self.batch_grads = loss, terms, residuals, batch_grads
+
+
+class Objective:
+    """Args:
+        pde: the problem (residual, conditions, loss_weights).
+        field: the network as a field (:class:`pinn_cli.models.fields.Field`).
+        weighting: the weighting scheme, already set up with ``points``.
+        points: {term: (N_k, d)} the training points on the device.
+        chunk: interior points per chunk (0: all at once).
+        snr_batches: B when the SNR is recorded (chunks then hold whole batches), else 0.
+        fast_capture: take the batch gradients from the step's own backward through the
+            derivative streams where the field has them (False: always one backward per batch).
+    """
+
+    def __init__(self, pde, field, weighting, points: dict[str, torch.Tensor], chunk: int = 0,
+                 snr_batches: int = 0, fast_capture: bool = True):
+        self.pde, self.field, self.weighting, self.points = pde, field, weighting, points
+        unknown = sorted(set(pde.loss_weights) - set(points))
+        if unknown:
+            raise ConfigError(f"pde.loss_weights.{unknown[0]}", pde.loss_weights[unknown[0]],
+                              f"a weight of one of this PDE's terms ({', '.join(points)})")
+        self.term_weights = {k: float(pde.loss_weights.get(k, 1.0)) for k in points}
+        self.n_res = len(points["res"])
+        self.chunk = chunk or self.n_res
+        self.snr_batches = snr_batches
+        if snr_batches:                 # whole SNR batches per chunk, so that taps split by batch
+            per_batch = check_batches(self.n_res, snr_batches)
+            self.chunk = max(1, self.chunk // per_batch) * per_batch
+        self.fast_capture = fast_capture and field.streams_ok   # False once streams fall short
+        self.params = [*field.model.parameters(), *weighting.parameters()]
+
+    # ---- pieces ----------------------------------------------------------------------------
+    def chunks(self) -> list[slice]:
+        return [slice(a, min(a + self.chunk, self.n_res)) for a in range(0, self.n_res, self.chunk)]
+
+    def residuals(self, rows=None) -> dict[str, torch.Tensor]:
+        """Pointwise residuals with a graph: the interior at ``rows`` (all if None), the
+        conditions whole."""
+        x = self.points["res"] if rows is None else self.points["res"][rows]
+        return {"res": self.pde.residual(self.field, x), **self.pde.conditions(self.field, self.points)}
+
+    def loss(self, residuals: dict[str, torch.Tensor], rows=None, n_res: int | None = None):
+        """The loss of ``residuals`` -> (loss (), {k: ()}). ``rows``: which interior points
+        ``"res"`` holds; ``n_res``: the N its sum is divided by (default: its own length)."""
+        weighted = self.weighting.apply(residuals, rows)
+        terms = {k: e.square().sum() / (n_res if k == "res" and n_res else len(e))
+                 for k, e in weighted.items()}
+        return sum(self.term_weights[k] * t for k, t in terms.items()), terms
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    # ---- one iteration ---------------------------------------------------------------------
+    def backward(self, step: int, update: bool = True, capture: int = 0) -> StepResult:
+        """Gradients of L at the current parameters into ``.grad`` (accumulated: zero first)."""
+        fast = bool(capture) and self.fast_capture
+        conds = self.pde.conditions(self.field, self.points)
+        chunks = self.chunks()
+        pending = update
+        if update and not self.weighting.uses_residuals:
+            self.weighting.update(None, step)
+            pending = False
+        elif update and len(chunks) > 1:
+            self.weighting.update({"res": self._interior_detached(chunks), **_detach(conds)}, step)
+            pending = False
+        loss, terms, parts, shares = 0.0, {}, [], []
+        engine = self.field.engine
+        for rows in chunks:
+            self.field.taps = [] if fast else None
+            self.field.engine = "streams" if fast else engine
+            try:
+                r = self.pde.residual(self.field, self.points["res"][rows])
+                if pending:                                        # one chunk: update in place
+                    self.weighting.update({"res": r.detach(), **_detach(conds)}, step)
+                    pending = False
+                part, t = self.loss({"res": r}, rows, self.n_res)
+                part.backward()
+                if fast and not self.field.streamed:               # a derivative beyond streams
+                    self.fast_capture = fast = False
+                if fast:
+                    shares.append(chunk_shares(self.field.taps, len(self.field.model.weight_matrices()),
+                                               self.n_res // capture))
+            finally:
+                self.field.taps, self.field.engine = None, engine
+            loss = loss + part.detach()
+            terms["res"] = terms.get("res", 0.0) + t["res"].detach()
+            parts.append(r.detach())
+        if conds:
+            cond_loss, cond_terms = self.loss(conds)
+            cond_loss.backward()
+            loss = loss + cond_loss.detach()
+            terms.update({k: v.detach() for k, v in cond_terms.items()})
+        result = StepResult(loss, terms, {"res": torch.cat(parts), **_detach(conds)})
+        if capture:
+            weights = self.field.model.weight_matrices()
+            result.batch_grads = (batch_gradients_from_shares(shares, weights, capture) if fast
+                                  else self.batch_gradients(capture))
+        return result
+
+    def closure(self, step: int, capture: int = 0):
+        """-> (closure, results) for optimizers that re-evaluate the loss: each call zeroes the
+        gradients, evaluates and returns the loss; the weighting updates (and the SNR is captured)
+        on the first call only; ``results[0]`` is that first evaluation."""
+        results: list[StepResult] = []
+
+        def closure():
+            self.zero_grad()
+            first = not results
+            with torch.enable_grad():
+                out = self.backward(step, update=first, capture=capture if first else 0)
+            results.append(out)
+            return out.loss
+
+        return closure, results
+
+    def batch_gradients(self, batches: int) -> list[torch.Tensor]:
+        """The reference SNR path: one backward per batch -> one (B, *W.shape) per weight matrix."""
+        weights = self.field.model.weight_matrices()
+        nb = check_batches(self.n_res, batches)
+        per_batch = []
+        for b in range(batches):
+            rows = slice(b * nb, (b + 1) * nb)
+            loss, _ = self.loss(self.residuals(rows), rows)
+            per_batch.append(torch.autograd.grad(loss, weights))
+        return [torch.stack([g[l] for g in per_batch]) for l in range(len(weights))]
+
+    def evaluate(self) -> StepResult:
+        """The loss at the current parameters and weights, without update or backward."""
+        parts = [self.pde.residual(self.field, self.points["res"][rows]).detach()
+                 for rows in self.chunks()]
+        residuals = {"res": torch.cat(parts), **_detach(self.pde.conditions(self.field, self.points))}
+        loss, terms = self.loss(residuals)
+        return StepResult(loss.detach(), {k: v.detach() for k, v in terms.items()}, residuals)
+
+    def _interior_detached(self, chunks) -> torch.Tensor:
+        """Every interior residual, chunk by chunk, each chunk's graph freed at once."""
+        return torch.cat([self.pde.residual(self.field, self.points["res"][rows]).detach()
+                          for rows in chunks])
+
+
+def _detach(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach() for k, v in d.items()}

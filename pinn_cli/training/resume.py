@@ -1,0 +1,83 @@
+"""Opening a run's file: a new run, a resume into a new folder, or a resume in place.
+
+- New run: ``run.h5`` must not exist (nothing is overwritten).
+- ``resume=DIR``: DIR's checkpoint is loaded; DIR's records before the checkpoint's step are
+  copied into this run's new file; DIR is only read.
+- In place (the run folder holds a checkpoint: a requeued job, or the same command again): the
+  old file is renamed ``run.h5.prev``, its records before the checkpoint's step are copied into a
+  new ``run.h5``, and ``run.h5.prev`` is removed only once the new file holds at least as many of
+  them. A resume killed in between finds ``run.h5.prev`` and starts from it again, never from
+  the partial copy: the record never gets shorter.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from pinn_cli.errors import ConfigError, PinnError
+from pinn_cli.runfile import RunWriter, read_run
+from pinn_cli.training import checkpoint
+
+log = logging.getLogger("pinn_cli")
+RUN_FILE = "run.h5"
+# Keys that must equal the checkpoint's for a resumed run to continue the same computation.
+RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", "dtype", "engine",
+               "chunk_size", "compile")
+
+
+def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, series, static):
+    """-> (RunWriter, checkpoint state or None for a new run)."""
+    own = run_dir / checkpoint.CHECKPOINT
+    source = run_dir if own.exists() else resume
+    path = run_dir / RUN_FILE
+    if source is None:
+        if path.exists():
+            raise PinnError(f"{run_dir} already holds {RUN_FILE} without a checkpoint; choose "
+                            "another output folder (nothing was changed)")
+        return RunWriter(path, {**attrs, "resumed_from": ""}, series, static), None
+    source = Path(source)
+    ckpt = source / checkpoint.CHECKPOINT
+    if not ckpt.exists():
+        raise ConfigError("resume", str(source), "a run folder with checkpoints/last.pt")
+    state = checkpoint.load(ckpt, device)
+    check_resumable(state["config"], config_yaml)
+    in_place = source.resolve() == run_dir.resolve()
+    old_path = source / RUN_FILE
+    if in_place:
+        prev = path.with_suffix(".h5.prev")
+        if prev.exists():            # an earlier resume stopped mid-copy: prev is the record
+            if path.exists():
+                path.unlink()
+        elif path.exists():
+            os.replace(path, prev)
+        old_path = prev
+    old = read_run(old_path)
+    history = f"{old.attrs.get('resumed_from', '')}{source}@{state['step']};"
+    writer = RunWriter(path, {**attrs, "resumed_from": history}, series, static)
+    writer.copy_records(old, before_step=state["step"])
+    if in_place:
+        _check_not_shorter(old, writer, state["step"])
+        old_path.unlink()
+    log.info("resumed from %s at step %d", source, state["step"])
+    return writer, state
+
+
+def _check_not_shorter(old, writer: RunWriter, step: int) -> None:
+    for group, data in old.series.items():
+        want = int((data["step"] < step).sum())
+        if group in writer.sizes and writer.sizes[group] < want:
+            raise PinnError(f"resume would lose records of /{group} ({writer.sizes[group]} < {want}); "
+                            f"{old.path} is kept")
+
+
+def check_resumable(saved_yaml: str, config_yaml: str) -> None:
+    """The checkpoint's config and this run's agree on every key of :data:`RESUME_KEYS`."""
+    saved, now = OmegaConf.create(saved_yaml), OmegaConf.create(config_yaml)
+    for key in RESUME_KEYS:
+        a, b = OmegaConf.select(saved, key), OmegaConf.select(now, key)
+        if a != b:
+            raise ConfigError("resume", f"{key} differs", f"the resumed run's {key} (pass the same "
+                              f"{key} settings, or start a new run)")
