@@ -29,7 +29,8 @@ def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_tim
     state = {
         "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(), "weighting": weighting.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "weighting": weighting.state_dict(),
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                 "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
@@ -68,7 +69,8 @@ def load(path, device) -> dict:
 def restore(state: dict, *, model, optimizer, scheduler, weighting) -> None:
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
     weighting.load_state_dict(state["weighting"])
     torch.set_rng_state(state["rng"]["torch"])
     np.random.set_state(state["rng"]["numpy"])
