@@ -107,3 +107,79 @@ def test_auto_engine_falls_back_for_gelu():
     assert Field(MLP(2, depth=2, width=8), ("t", "x"), "auto").engine == "streams"
     with pytest.raises(ValueError):
         Field(model, ("t", "x"), "streams")
+
+
+class TwoOutputs(torch.nn.Module):
+    """Closed forms of two outputs: a(x, y) = sin(x) y^3 + exp(x y),  b(x, y) = x^2 y + cos(2 y)."""
+
+    def forward(self, xy):
+        x, y = xy[:, 0], xy[:, 1]
+        return torch.stack([torch.sin(x) * y**3 + torch.exp(x * y), x**2 * y + torch.cos(2 * y)], 1)
+
+
+class ThreeInputs(torch.nn.Module):
+    """f(t, x, y) = t^2 sin(x) exp(y) + x y^3 t,  g(t, x, y) = cos(t x) + y^2."""
+
+    def forward(self, txy):
+        t, x, y = txy.unbind(1)
+        return torch.stack([t**2 * torch.sin(x) * torch.exp(y) + x * y**3 * t,
+                            torch.cos(t * x) + y**2], 1)
+
+
+def test_two_outputs_derivatives_up_to_third_order_match_closed_forms():
+    torch.manual_seed(2)
+    xy = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    x, y = xy.unbind(1)
+    f = Field(TwoOutputs(), ("x", "y"), "autograd", outputs=("a", "b"))
+    d = f.derivatives(xy, ("a_x", "a_yyy", "a_xyy", "a_xxy", "b_xxy", "b_yyy", "b_y", "a_yxy"))
+    e = torch.exp(x * y)
+    want = {"a": torch.sin(x) * y**3 + e, "b": x**2 * y + torch.cos(2 * y),
+            "a_x": torch.cos(x) * y**3 + y * e,
+            "a_yyy": 6 * torch.sin(x) + x**3 * e,
+            "a_xyy": 6 * torch.cos(x) * y + (2 * x + x**2 * y) * e,
+            "a_xxy": -3 * torch.sin(x) * y**2 + (2 * y + x * y**2) * e,
+            "b_xxy": torch.full_like(x, 2.0), "b_yyy": 8 * torch.sin(2 * y), "b_y": x**2 - 2 * torch.sin(2 * y)}
+    want["a_yxy"] = want["a_xyy"]                                   # mixed partials commute
+    for k, v in want.items():
+        torch.testing.assert_close(d[k], v, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(f(xy), TwoOutputs()(xy))             # (N, 2) for two outputs
+
+
+def test_three_inputs_two_outputs_third_order():
+    torch.manual_seed(3)
+    txy = torch.rand(40, 3, dtype=torch.float64) * 2 - 1
+    t, x, y = txy.unbind(1)
+    d = Field(ThreeInputs(), ("t", "x", "y"), "autograd", outputs=("f", "g")).derivatives(
+        txy, ("f_txy", "f_yyy", "g_ttx", "g_xx"))
+    torch.testing.assert_close(d.f_txy, 2 * t * torch.cos(x) * torch.exp(y) + 3 * y**2, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(d.f_yyy, t**2 * torch.sin(x) * torch.exp(y) + 6 * x * t, rtol=1e-10, atol=1e-10)
+    # g = cos(t x): g_tt = -x^2 cos(t x); g_ttx = -2 x cos(t x) + x^2 t sin(t x)
+    torch.testing.assert_close(d.g_ttx, -2 * x * torch.cos(t * x) + x**2 * t * torch.sin(t * x),
+                               rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(d.g_xx, -t**2 * torch.cos(t * x), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("names", [("a_x", "a_yy", "b_xy", "b_x"), ("a_xx", "b_yy")])
+def test_two_output_streams_match_autograd(names):
+    """Both engines where both apply (up to second order): an MLP with two outputs."""
+    torch.manual_seed(4)
+    model = MLP(2, 2, depth=3, width=16).double()
+    xy = torch.rand(30, 2, dtype=torch.float64) * 2 - 1
+    fast = Field(model, ("x", "y"), "streams", outputs=("a", "b"))
+    slow = Field(model, ("x", "y"), "autograd", outputs=("a", "b"))
+    a, b = fast.derivatives(xy, names), slow.derivatives(xy, names)
+    for k in ("a", "b", *names):
+        torch.testing.assert_close(a[k], b[k], rtol=1e-10, atol=1e-12)
+    assert fast.streamed
+
+
+def test_third_order_on_the_streams_engine_falls_back_to_autograd():
+    torch.manual_seed(5)
+    model = MLP(2, 2, depth=2, width=8).double()
+    xy = torch.rand(20, 2, dtype=torch.float64)
+    fast = Field(model, ("x", "y"), "streams", outputs=("a", "b"))
+    fast.taps = []                                     # capturing: the fallback must be visible
+    d = fast.derivatives(xy, ("a_xyy",))
+    ref = Field(model, ("x", "y"), "autograd", outputs=("a", "b")).derivatives(xy, ("a_xyy",))
+    torch.testing.assert_close(d.a_xyy, ref.a_xyy, rtol=1e-12, atol=1e-14)
+    assert not fast.streamed

@@ -125,6 +125,8 @@ class EntropyProbe(Probe):
     def spec(self, ctx):
         with torch.no_grad():
             n = len(ctx.model.hidden(ctx.objective.points["res"][:2]))
+        if n == 0:                                  # nothing to show: the probe records nothing
+            return SeriesSpec({})
         return SeriesSpec({"per_layer": ((n,), "f8"), "saturation": ((n,), "f8")})
 
     @torch.no_grad()

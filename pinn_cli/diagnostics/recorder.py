@@ -83,6 +83,10 @@ class Recorder:
         return [p for p in self.probes if p.due(step)]
 
     def layout(self, ctx):
-        series = {p.group: p.spec(ctx) for p in self.probes}
+        """-> (series specs, static datasets) of the run file; a probe with no fields for this
+        run (entropy of a model without hidden layers) is dropped."""
+        specs = {p.group: p.spec(ctx) for p in self.probes}
+        self.probes = [p for p in self.probes if specs[p.group].fields]
+        series = {p.group: specs[p.group] for p in self.probes}
         static = {k: v for p in self.probes for k, v in p.static(ctx).items()}
         return series, static
