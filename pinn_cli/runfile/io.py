@@ -20,6 +20,7 @@ import functools
 import os
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +72,13 @@ class RunWriter:
         series: group name -> SeriesSpec.
         static: dataset path -> array, written once.
 
-    The file runs without a chunk cache, so a record reaches the file in :meth:`append` itself:
-    a write the disk refuses fails there, as :class:`RunWriteError`. With a cache, the refused
-    chunk stayed dirty in it; h5py then closed that dataset when dropping its handle, HDF5's
-    close failed halfway yet kept the handle, and HDF5 closed it again at interpreter exit:
-    a segfault. (Every record is flushed at once anyway, so the cache saved nothing.)
+    A write that the file refuses (disk full, quota, file made immutable) raises RunWriteError,
+    and from then on HDF5 never writes to the file again (see :meth:`_detach`): it stays as a
+    killed run's file, status ``running``, holding every record appended before. The file runs
+    without a chunk cache, so a record reaches the file in :meth:`append` itself; with a cache,
+    a refused chunk stayed dirty, HDF5's dataset close failed halfway yet kept the handle, and
+    HDF5 closed it again at interpreter exit: a segfault. (Every record is flushed at once
+    anyway, so the cache saved nothing.)
     """
 
     def __init__(self, path, attrs: dict, series: dict[str, SeriesSpec],
@@ -83,6 +86,7 @@ class RunWriter:
         self.path = Path(path)
         self.sizes: dict[str, int] = {}
         self.f = None
+        self.failed: str | None = None              # why a write was refused, once one was
         try:
             self.f = h5py.File(self.path, "w-", libver="latest", rdcc_nbytes=0)
             self.f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", **attrs})
@@ -102,17 +106,22 @@ class RunWriter:
             self.f.swmr_mode = True
             self.f.flush()
         except (OSError, RuntimeError) as e:
-            self._drop()
+            if self.f is not None:
+                self._refused(e)
+                f, self.f = self.f, None
+                _close_quietly(f)
             raise RunWriteError(self.path, f"cannot create the run file ({_reason(e)})") from e
 
     def append(self, group: str, step: int, **values) -> None:
         """Add one record to ``group``; every field of the group must be given. Flushed at once.
 
-        Raises RunWriteError when the file refuses the write; the record then does not count
-        (``step`` is written last), and the file keeps every earlier record.
+        Raises RunWriteError when the file refuses the write (and for every append after): the
+        record does not count (``step`` is written last), the file keeps every earlier record.
         """
-        if self.f is None:
-            raise RunWriteError(self.path, f"cannot append to /{group}: the run file is closed")
+        if self.f is None or self.failed:
+            why = "it is closed" if self.f is None else f"an earlier write failed: {self.failed}"
+            raise RunWriteError(self.path, f"cannot append the record at step {step} to /{group} "
+                                           f"({why})")
         g, n = self.f[group], self.sizes[group]
         missing = set(g) - {"step"} - set(values)
         if missing:
@@ -127,8 +136,9 @@ class RunWriter:
             g["step"][n] = step                   # written last: a record counts once step has it
             g["step"].flush()
         except (OSError, RuntimeError) as e:
+            self._refused(e)
             raise RunWriteError(self.path, f"cannot append the record at step {step} to "
-                                           f"/{group} ({_reason(e)})") from e
+                                           f"/{group} ({self.failed})") from e
         self.sizes[group] = n + 1
 
     def counts(self) -> dict[str, int]:
@@ -148,32 +158,52 @@ class RunWriter:
         """Close the file, then record the final status (attributes cannot change under SWMR).
 
         The HDF5 file is closed exactly once; a second call does nothing. Raises RunWriteError
-        when the file cannot be closed or reopened to record ``status``: it then keeps status
-        ``running``, as a killed run's file does, with every record appended before.
+        when the status cannot be recorded (a write was refused, or the file cannot be opened
+        again): the file then keeps status ``running``, as a killed run's file, and every record.
         """
         if self.f is None:
             return
+        if not self.failed:
+            try:
+                self.f.flush()                      # all on disk before close's last writes
+            except (OSError, RuntimeError) as e:
+                self._refused(e)
         f, self.f = self.f, None
         try:
             f.close()
         except (OSError, RuntimeError) as e:
-            raise RunWriteError(self.path, f"cannot close it to record status {status!r}; it "
-                                           f"keeps status 'running' ({_reason(e)})") from e
+            self.failed = self.failed or _reason(e)
+        keeps = "the file keeps status 'running' and every record appended"
+        if self.failed:
+            raise RunWriteError(self.path, f"cannot record status {status!r}: a write failed "
+                                           f"({self.failed}); {keeps}")
         try:
             with h5py.File(self.path, "r+") as f:
                 f.attrs.update({"status": status, **attrs})
         except (OSError, RuntimeError) as e:
-            raise RunWriteError(self.path, f"cannot record status {status!r}; it keeps status "
-                                           f"'running' ({_reason(e)})") from e
+            raise RunWriteError(self.path, f"cannot record status {status!r} ({_reason(e)}); "
+                                           f"{keeps}") from e
 
-    def _drop(self) -> None:
-        """Close after a failed creation, ignoring a second failure: the first one is reported."""
-        f, self.f = self.f, None
-        if f is not None:
-            try:
-                f.close()
-            except (OSError, RuntimeError):
-                pass
+    def _refused(self, error: BaseException) -> None:
+        self.failed = _reason(error)
+        self._detach()
+
+    def _detach(self) -> None:
+        """Point HDF5's file descriptor at an in-memory file, so that HDF5 never writes to the
+        run file again: not at the next flush, not when closing, not at interpreter exit.
+
+        After a refused write, whatever HDF5 writes next only does harm: on a full disk its
+        close wrote a superblock whose end-of-file the file never reached, and no reader opened
+        the file again. Left alone, the file is as its last successful flush left it: under
+        SWMR, a consistent file, like a killed run's."""
+        try:
+            fd = self.f.id.get_vfd_handle()
+            sink = (os.memfd_create("detached-run-file") if hasattr(os, "memfd_create")
+                    else os.dup(tempfile.TemporaryFile().fileno()))   # unlinked: gone at exit
+            os.dup2(sink, fd)                       # closes the run file; HDF5 keeps its fd
+            os.close(sink)
+        except (OSError, RuntimeError, ValueError):
+            pass                                    # not the sec2 driver: nothing to detach
 
 
 @dataclass
@@ -222,14 +252,20 @@ def _read(path: Path, steps_only: bool) -> Run:
         run = Run(path=path, attrs={k: _plain(v) for k, v in f.attrs.items()})
         if "schema_version" not in run.attrs:
             raise RunFileError(path, "an HDF5 file, but not a pinn-cli run file")
-        f.visititems(lambda name, obj: _collect(run, name, obj, steps_only))
+        datasets: dict[str, h5py.Dataset] = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                datasets[name] = obj
+                _collect(run, name, obj, steps_only)
+        f.visititems(visit)
         # A record counts once every dataset of its group has it: a killed writer may have grown
         # a field but not step, and a running one may grow step after a field was read.
         for group, data in run.series.items():
             n = min(len(v) for v in data.values())
             run.series[group] = {k: v[:n] for k, v in data.items()}
         if f.swmr_mode:
-            _check_inside(path, f, run)
+            _check_inside(path, datasets, run)
     return run
 
 
@@ -287,27 +323,35 @@ def _read_attempts_setter():
 
 
 def _probe_in_child(path: Path) -> None:
-    """Do the unbounded SWMR read in a child process first, where a hang can be cut short;
-    whatever else goes wrong, the same read here reports it."""
+    """Do the unbounded SWMR read in a child process first, where a hang can be cut short; the
+    same read here follows only if the child read every dataset."""
     code = ("import sys, h5py\n"
+            "def read(name, obj):\n"               # returns None: visititems goes on
+            "    if isinstance(obj, h5py.Dataset):\n"
+            "        obj[()]\n"
             "with h5py.File(sys.argv[1], 'r', libver='latest', swmr=True) as f:\n"
-            "    f.visititems(lambda name, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)\n")
+            "    f.visititems(read)\n")
     try:
-        subprocess.run([sys.executable, "-c", code, str(path)], timeout=PROBE_TIMEOUT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.run([sys.executable, "-c", code, str(path)], timeout=PROBE_TIMEOUT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     except subprocess.TimeoutExpired:
         raise RunFileError(path, f"unreadable or truncated HDF5 file (reading it did not end "
                                  f"within {PROBE_TIMEOUT:g} s)") from None
+    if child.returncode != 0:
+        last = (child.stderr.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
+        raise RunFileError(path, f"unreadable or truncated HDF5 file ({last})")
 
 
-def _check_inside(path: Path, f: h5py.File, run: Run) -> None:
+def _check_inside(path: Path, datasets: dict[str, h5py.Dataset], run: Run) -> None:
     """Under SWMR, HDF5 reads bytes past the end of a truncated file as zeros: the records there
-    would come back as zeros. Every byte that the records read need must lie in the file.
-    (The size is taken after reading: a running writer writes data before it indexes it.)"""
-    needed = {name: _data_end(f[name]) for name in run.static}
-    for group, data in run.series.items():
-        n = len(data["step"])
-        needed.update({f"{group}/{key}": _data_end(f[group][key], n) for key in f[group]})
+    would come back as zeros. Every byte that the records read need must lie in the file, for
+    every dataset (also those not read, so that count_records agrees with read_run). The size
+    is taken after reading: a running writer writes data before it indexes it."""
+    needed = {}
+    for name, ds in datasets.items():
+        group = name.rpartition("/")[0]
+        needed[name] = _data_end(ds, len(run.series[group]["step"]) if group in run.series
+                                 else None)
     size = path.stat().st_size
     for name, end in needed.items():
         if end > size:
@@ -340,9 +384,7 @@ def _data_end(ds: h5py.Dataset, n: int | None = None) -> int:
     return max(ends)
 
 
-def _collect(run: Run, name: str, obj, steps_only: bool) -> None:
-    if not isinstance(obj, h5py.Dataset):
-        return
+def _collect(run: Run, name: str, obj: h5py.Dataset, steps_only: bool) -> None:
     group, _, key = name.rpartition("/")
     if group and "step" in obj.parent and obj.maxshape[0] is None:
         if steps_only and key != "step":
@@ -351,6 +393,13 @@ def _collect(run: Run, name: str, obj, steps_only: bool) -> None:
         run.series.setdefault(group, {})[key] = obj[()]
     else:
         run.static[name] = obj[()]
+
+
+def _close_quietly(f: h5py.File) -> None:
+    try:
+        f.close()
+    except (OSError, RuntimeError):
+        pass
 
 
 def _reason(e: BaseException) -> str:

@@ -60,7 +60,8 @@ def load(path, device) -> dict:
     except Exception as e:  # noqa: BLE001
         # A damaged file makes torch.load raise nearly anything: OSError, RuntimeError from its
         # zip reader, UnpicklingError, EOFError, and (seen fuzzing) AssertionError from within.
-        raise PinnError(f"{path}: unreadable checkpoint, truncated or damaged ({_reason(e)})") from e
+        raise PinnError(f"{path}: unreadable checkpoint, truncated or damaged "
+                        f"({_reason(e)})") from e
     if not isinstance(state, dict) or not set(_KEYS) <= state.keys():
         raise PinnError(f"{path}: unreadable checkpoint, not a pinn-cli checkpoint")
     return state
@@ -91,8 +92,13 @@ def _write_synced(path: Path, write) -> None:
 
 
 def _reason(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
+    """The OS's reason when there is one in the chain (torch's zip writer turns a full disk
+    into "unexpected pos 704 vs 598", with the OSError as its context), else the first line."""
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__ or cause.__context__
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
