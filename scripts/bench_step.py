@@ -4,7 +4,8 @@ written here as the baseline) against pinn-cli's own step with diagnostics off.
 Both take the same network weights and points (Allen-Cahn residual + initial condition, Adam),
 run alternately in one process, and report the median of ``--steps`` steps after warm-up, the
 speed-up of pinn-cli's default step over the baseline (`speed-up: X.XX`) and the peak memory
-of each (on the CPU, measured in a fresh process per variant). pinn-cli with engine=streams
+of each: the first step's working set (graph included) and the whole process's peak, in a fresh
+process per variant on the CPU, the allocator's peaks on a GPU. pinn-cli with engine=streams
 (forward derivative streams on every step, chunked) is shown too, and with ``--compile`` the
 step with compile=true (the streams under torch.compile; compiled during warm-up).
 
@@ -39,18 +40,27 @@ def baseline_step(model, opt, x, x_ic, u_ic, eps=1e-4):
     return loss
 
 
-def peak_bytes(size: str, device: str, name: str) -> int:
-    """Peak memory of one variant's step: the CUDA allocator's peak, or on the CPU the peak
-    resident memory of a fresh process over two steps, above its resident memory before them."""
+def peak_bytes(size: str, device: str, name: str) -> tuple[int, int]:
+    """Peak memory of one variant's step -> (the step's own peak, the process's peak).
+
+    On a GPU: the allocator's peak during a step above what was allocated before it, and the
+    allocator's peak. On the CPU, in a fresh process: the high-water mark of resident memory
+    during the FIRST step above the resident memory before it (the step's whole working set,
+    graph included: a later step would reuse memory the allocator kept, and hide it), and the
+    process's high-water mark."""
     if torch.device(device).type == "cuda":
         runs = variants(size, device, compiled="compile" in name)
         runs[name]()
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
         runs[name]()
-        return torch.cuda.max_memory_allocated()
+        peak = torch.cuda.max_memory_allocated()
+        return peak - before, peak
     out = subprocess.run([sys.executable, __file__, "--peak-of", name, "--size", size,
                           "--device", device], capture_output=True, text=True, check=True)
-    return int(out.stdout.split()[-1])
+    step, total = out.stdout.split()[-2:]
+    return int(step), int(total)
 
 
 def _status_kib(key: str) -> int:
@@ -59,35 +69,41 @@ def _status_kib(key: str) -> int:
 
 
 def _peak_child(size: str, device: str, name: str) -> None:
-    """Print the peak resident memory of two steps above the resident memory before them."""
-    fn = variants(size, device, compiled="compile" in name)[name]
-    fn()
+    """Print the first step's peak resident memory above the resident memory before it, and
+    the process's peak resident memory, in bytes."""
+    fn = variants(size, device, compiled="compile" in name, only=name)[name]
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:      # reset the high-water mark (VmHWM)
         f.write("5")
     before = _status_kib("VmRSS")
     fn()
-    fn()
-    print((_status_kib("VmHWM") - before) * 1024)
+    print((_status_kib("VmHWM") - before) * 1024, _status_kib("VmHWM") * 1024)
 
 
-def variants(size: str, device: str, compiled: bool = False) -> dict:
-    """name -> one training step: the baseline, and pinn-cli's step with each engine."""
+NAMES = ("baseline (nested autograd)", "pinn-cli (default)", "pinn-cli (engine=streams)",
+         "pinn-cli (compile=true)")
+
+
+def variants(size: str, device: str, compiled: bool = False, only: str | None = None) -> dict:
+    """name -> one training step: the baseline, and pinn-cli's step with each engine
+    (``only``: build that one alone, for a clean memory measurement)."""
     depth, width, n = SIZES[size]
     common = ["pde=allen_cahn", f"model.depth={depth}", f"model.width={width}",
-              f"pde.n_collocation={n}", "diagnostics=off", f"device={device}"]
+              f"pde.n_collocation={n}", "diagnostics=off", f"device={device}", "iterations=100000"]
+    want = [only] if only else list(NAMES[:4 if compiled else 3])
     tr = trainer(common)                               # the default: engine auto, chunked
-    alt = trainer(common + ["engine=streams"])         # forward derivative streams on every step
-    base_model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
-    base_model.load_state_dict(tr.model.state_dict())
-    base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
-    x, x_ic = tr.points["res"], tr.points["ic"]
-    u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
-    runs = {"baseline (nested autograd)": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
-            f"pinn-cli (default: {tr.field.engine}, chunk {tr.chunk})": tr.step,
-            f"pinn-cli (engine=streams, chunk {alt.chunk})": alt.step}
-    if compiled:
-        runs[f"pinn-cli (compile=true, chunk {tr.chunk})"] = trainer(common + ["compile=true"]).step
+    runs = {}
+    if NAMES[0] in want:
+        base_model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
+        base_model.load_state_dict(tr.model.state_dict())
+        base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
+        x, x_ic = tr.objective.points["res"], tr.objective.points["ic"]
+        u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
+        runs[NAMES[0]] = lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic)
+    extra = {NAMES[1]: [], NAMES[2]: ["engine=streams"], NAMES[3]: ["compile=true"]}
+    for name in want[1 if NAMES[0] in want else 0:]:
+        t = tr if name == NAMES[1] else trainer(common + extra[name])
+        runs[name] = (lambda t: lambda: t.step(0))(t)
     return runs
 
 
@@ -99,8 +115,10 @@ def bench(size: str, device: str, steps: int, warmup: int, compiled: bool) -> No
     peaks = {name: peak_bytes(size, device, name) for name in runs}
     print(f"\n{size} network: depth {depth}, width {width}, {n} points, {dev}, "
           f"{torch.get_num_threads()} threads, median of {steps} steps after {warmup} warm-up")
+    print(f"  {'':<30} {'ms/step':>9}   {'step peak':>10} {'process peak':>13}  (MiB)")
     for name in runs:
-        print(f"  {name:<42} {med[name] * 1e3:9.1f} ms   peak memory {peaks[name] / 2**20:8.1f} MiB")
+        step, total = peaks[name]
+        print(f"  {name:<30} {med[name] * 1e3:9.1f}   {step / 2**20:10.1f} {total / 2**20:13.1f}")
     names = list(runs)
     for name in names[2:]:
         print(f"  {name} over the baseline: {med[names[0]] / med[name]:.2f}x")

@@ -24,7 +24,7 @@ def test_run_writes_metrics_and_learns(make_cfg, tmp_path):
     summary = run(cfg, tmp_path)
     assert summary["status"] == "done" and summary["steps"] == 60
     r = read_run(tmp_path / "run.h5")
-    assert r.attrs["status"] == "done" and r.attrs["schema_version"] == 1
+    assert r.attrs["status"] == "done" and r.attrs["schema_version"] == 2
     assert "pde:" in r.attrs["config"] and r.attrs["seed"] == 0
     m = r.series["metrics"]
     np.testing.assert_array_equal(m["step"], [0, 20, 40, 60])

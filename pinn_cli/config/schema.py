@@ -235,7 +235,9 @@ def bad_values(annotation) -> list:
     elif origin is Literal:
         out += ["no_such_choice", 1]
     elif origin in (list, tuple):
-        out += ["abc", ["abc"] * max(1, len(typing.get_args(base)))]
+        args = [a for a in typing.get_args(base) if a is not Ellipsis]
+        elem = [v for v in bad_values(args[0]) if v is not None][:1] if args else []
+        out += [5] + [elem * max(1, len(args) if origin is tuple else 1) for _ in elem]
     elif origin is dict or base is dict or typing.is_typeddict(base):
         out += ["abc", [1]]
     return out

@@ -30,7 +30,7 @@ import numpy as np
 
 from pinn_cli.errors import PinnError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2           # 2: attrs choices/overrides, generic weighting stats, optional adam fields
 CHUNK_BYTES = 1 << 16
 # An SWMR reader re-reads metadata whose checksum fails, sleeping 1, 2, 4, ... ns in between (a
 # writer may be halfway through rewriting it). HDF5's default, 100 attempts, sums to 2^100 ns:

@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError, PinnError
-from pinn_cli.runfile import RunWriter, read_run
+from pinn_cli.runfile import RunWriter, count_records, read_run
 from pinn_cli.training import checkpoint
 
 log = logging.getLogger("pinn_cli")
@@ -66,10 +66,10 @@ def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, 
 
 
 def _check_not_shorter(old, writer: RunWriter, step: int) -> None:
-    for group, data in old.series.items():
-        want = int((data["step"] < step).sum())
-        if group in writer.sizes and writer.sizes[group] < want:
-            raise PinnError(f"resume would lose records of /{group} ({writer.sizes[group]} < {want}); "
+    have = writer.counts()
+    for group, want in count_records(old.path, before_step=step).items():
+        if group in have and have[group] < want:
+            raise PinnError(f"resume would lose records of /{group} ({have[group]} < {want}); "
                             f"{old.path} is kept")
 
 
