@@ -7,7 +7,9 @@ table on the terminal. With several runs: ``comparison.csv``, ``comparison.json`
 and errors per configuration, and ratios of every option against the default) and
 ``overlay.png`` in ``--out`` (default: ``SWEEP/analysis`` for one sweep folder, else
 ``./analysis``). A file that cannot be read gets one line on stderr; the other runs are still
-analysed, and the exit code is 1.
+analysed, and the exit code is 1. ``--watch`` follows runs that are still training (a sweep's
+pending jobs too, counted from its ``multirun.yaml``) and refreshes the table until they end;
+``--tensorboard DIR`` also exports each run as TensorBoard event files.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +28,7 @@ from rich.table import Table
 from pinn_cli.analysis.compare import comparison_rows, group_table, ratios
 from pinn_cli.analysis.phases import PhaseParams
 from pinn_cli.analysis.summary import analyze_run
+from pinn_cli.errors import PinnError
 from pinn_cli.runfile import RunFileError, read_run
 
 
@@ -97,8 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-records", type=int, default=d.min_records)
     ap.add_argument("--persist", type=float, default=d.persist)
     ap.add_argument("--hold", type=float, default=d.hold)
+    ap.add_argument("--watch", type=float, nargs="?", const=30.0, metavar="SECONDS",
+                    help="follow running jobs: refresh the table every SECONDS (30) until they end")
+    ap.add_argument("--tensorboard", type=Path, metavar="DIR",
+                    help="also export each run to TensorBoard event files under DIR/<run>")
     args = ap.parse_args(argv)
     params = _params(args)
+    if args.watch is not None:
+        if not args.watch > 0:
+            return _error(f"--watch={args.watch} is not allowed: expected a number of seconds > 0", 2)
+        watch(args.paths, params, args.watch)
     failures, done = 0, []
     for path in args.paths:
         files = find_runs(path)
@@ -121,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                 return _error(f"cannot write the analysis of {f} ({e.strerror or e}); "
                               "use --out FOLDER to write it elsewhere", 1)
             done.append((run, summary))
+            if args.tensorboard:
+                from pinn_cli.analysis.tensorboard import export
+                try:
+                    export(run, args.tensorboard / f.parent.name)
+                except PinnError as e:
+                    return _error(str(e), 1)
     console = Console()
     if done:
         console.print(_table([s for _, s in done]))
@@ -178,6 +196,51 @@ def _compare(done, out: Path, params, figures: bool, console) -> None:
         from pinn_cli.analysis.plots import overlay_figure
         overlay_figure(done, out, params)
     console.print(f"comparison written to {out}", highlight=False)
+
+
+def expected_jobs(folder: Path) -> int:
+    """The number of jobs of a sweep, from Hydra's ``multirun.yaml`` (its swept overrides);
+    1 for a single run or a folder without one."""
+    saved = folder / "multirun.yaml"
+    if not saved.is_file():
+        return 1
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    import yaml
+    task = (yaml.safe_load(saved.read_text()) or {}).get("hydra", {}).get("overrides", {}).get("task", [])
+    n = 1
+    for o in OverridesParser.create().parse_overrides(task):
+        n *= len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1
+    return n
+
+
+def watch(paths: list[Path], params, every: float) -> None:
+    """Refresh the table of the runs under ``paths`` until every expected job has ended."""
+    console = Console()
+    while True:
+        summaries, running = [], 0
+        for path in paths:
+            files = find_runs(path)
+            running += max(0, (expected_jobs(path) if path.is_dir() else 1) - len(files))
+            for f in files:
+                try:
+                    s = analyze_run(read_run(f), params)
+                except RunFileError:
+                    running += 1                    # being created: look again next time
+                    continue
+                summaries.append(s)
+                running += s["status"] == "running"
+        if console.is_terminal:
+            console.clear()
+        if summaries:
+            console.print(_table(summaries))
+        console.print(f"{len(summaries)} runs, {running} running or pending"
+                      + ("" if running else "; all ended"), highlight=False)
+        if not running:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            raise SystemExit(130)
 
 
 def cli() -> None:

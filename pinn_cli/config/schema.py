@@ -63,6 +63,14 @@ UnitInterval = Annotated[float, Range(0, 1, lo_open=True)]               # 0 < v
 Zero2One = Annotated[float, Range(0, 1, hi_open=True)]                   # 0 <= v < 1
 
 
+def _members(annotation) -> list:
+    """The alternatives of a union other than None (``Count | Literal["auto"]``); [] otherwise."""
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args if len(args) > 1 else []
+    return []
+
+
 def _split(annotation):
     """-> (base type, Range or None, optional?)."""
     optional = False
@@ -84,6 +92,16 @@ def _is_number(v) -> bool:
 
 def check_value(key: str, value, annotation) -> None:
     """Raise ConfigError unless ``value`` fits ``annotation``."""
+    members = _members(annotation)
+    if members:
+        if value is None and type(None) in typing.get_args(annotation):
+            return
+        for m in members:
+            try:
+                return check_value(key, value, m)
+            except ConfigError:
+                pass
+        raise ConfigError(key, _plain(value), describe(annotation))
     base, rng, optional = _split(annotation)
     if value is None:
         if optional or base is Any:
@@ -135,6 +153,10 @@ def check_value(key: str, value, annotation) -> None:
 
 def describe(annotation) -> str:
     """What an annotation allows, in words: 'an integer >= 1', 'one of zeros, residual'."""
+    members = _members(annotation)
+    if members:
+        none = " or null" if type(None) in typing.get_args(annotation) else ""
+        return " or ".join(describe(m) for m in members) + none
     base, rng, optional = _split(annotation)
     origin = typing.get_origin(base)
     if origin is Literal:
@@ -219,6 +241,17 @@ def check_node(prefix: str, node, supplied: tuple[str, ...] = ()) -> None:
 
 def bad_values(annotation) -> list:
     """Values that ``annotation`` must refuse: wrong type, out of range, empty."""
+    members = _members(annotation)
+    if members:
+        candidates = [v for m in members for v in bad_values(m)]
+        out = []
+        for v in candidates:
+            try:
+                check_value("k", v, annotation)
+            except ConfigError:
+                if not any(v is o or v == o for o in out):
+                    out.append(v)
+        return out
     base, rng, optional = _split(annotation)
     origin = typing.get_origin(base)
     out = [] if optional else [None]

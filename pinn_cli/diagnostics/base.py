@@ -14,6 +14,9 @@ A probe owns one series group of the run file, named after its key in the diagno
   parameters the step starts from); ``record(ctx, state)``: one record, host arrays;
 - ``needs_capture``: the probe needs the SNR batch gradients of the step (``state.batch_grads``);
   ``batches`` says how many;
+- ``restore(data)``: a resumed run hands the probe its group's earlier records; ``status()``
+  is a short text for the progress display; ``actions``: requests the trainer carries out after
+  the records of a step (``decay_lr``, ``next_stage``, ``stop``), recorded by the probe itself;
 - ``check(pde, model)``: refuse, with a ConfigError, settings that do not fit the run (called
   before training, also on the ``meta`` device by the command-line pre-check).
 
@@ -79,6 +82,15 @@ class Probe:
 
     def record(self, ctx, state: StepState) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def restore(self, data: dict[str, np.ndarray]) -> None:
+        """A resumed run: the group's records kept from before (for a probe with state)."""
+
+    def status(self) -> str:
+        """A short text for the progress display ('' for none)."""
+        return ""
+
+    actions: list[str] = []     # requests for the trainer (decay_lr, next_stage, stop), consumed
 
 
 def host(values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

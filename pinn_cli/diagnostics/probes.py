@@ -4,10 +4,13 @@ Every probe reads the run through the read-only ``ctx`` (:class:`pinn_cli.traini
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count
+from pinn_cli.analysis.online import OnlinePhases
+from pinn_cli.config.schema import Count, Fraction
 from pinn_cli.diagnostics.adam import adam_snr, has_adam_state
 from pinn_cli.diagnostics.base import Probe, host
 from pinn_cli.diagnostics.entropy import layer_entropy
@@ -18,21 +21,41 @@ from pinn_cli.pdes.base import grid_points
 from pinn_cli.runfile import SeriesSpec
 
 
+PHASES = ("unknown", "fitting", "diffusion", "total_diffusion")
+ACTIONS = ("none", "decay_lr", "next_stage", "stop")
+
+
 class SNRProbe(Probe):
     """/snr: batch-gradient SNR (global, per layer), gradient order; Adam's SNR and mean step
-    where the optimizer keeps Adam's moments (absent otherwise).
+    where the optimizer keeps Adam's moments (absent otherwise); and the live phase: the causal
+    detector (:class:`pinn_cli.analysis.online.OnlinePhases`) fed every record, its phase
+    (``phase``: 0 unknown, 1 fitting, 2 diffusion, 3 total diffusion), its latest smoothed SNR,
+    and the action taken when a transition is confirmed (``action``: index into ACTIONS).
 
     Args:
-        batches: B, the number of equal batches of collocation points (divides N).
+        batches: B, the number of equal batches of collocation points (divides N), or ``auto``:
+            batches of the size closest to 256 points (the paper's).
+        live: run the online phase detector.
+        on_total_diffusion: what to do when total diffusion is confirmed: ``none``, ``decay_lr``
+            (multiply every learning rate by ``lr_factor``), ``next_stage`` (a staged optimizer's
+            next stage), ``stop`` (end the run as done).
+        lr_factor: the factor of ``decay_lr``.
     """
 
     needs_capture = True
 
-    def __init__(self, batches: Count = 100, **cadence):
+    def __init__(self, batches: Count | Literal["auto"] = 100, live: bool = True,
+                 on_total_diffusion: Literal[ACTIONS] = "none", lr_factor: Fraction = 0.1,
+                 **cadence):
         super().__init__(**cadence)
-        self.batches = batches
+        self.batches, self.live = batches, live
+        self.on_total, self.lr_factor = on_total_diffusion, lr_factor
+        self.online = OnlinePhases() if live else None
+        self.actions: list[str] = []
 
     def check(self, pde, model):
+        if self.batches == "auto":
+            self.batches = auto_batches(pde.n_collocation)
         check_batches(pde.n_collocation, self.batches)
 
     def spec(self, ctx):
@@ -41,6 +64,8 @@ class SNRProbe(Probe):
                   "order_per_layer": ((n_w,), "f8")}
         if has_adam_state(ctx.optimizer):
             fields.update({"adam": ((), "f8"), "adam_step": ((), "f8")})
+        if self.live:
+            fields.update({"phase": ((), "i1"), "smooth": ((), "f8"), "action": ((), "i1")})
         return SeriesSpec(fields)
 
     def record(self, ctx, state):
@@ -48,7 +73,41 @@ class SNRProbe(Probe):
         if has_adam_state(ctx.optimizer):
             adam = adam_snr(ctx.optimizer)
             values.update(adam=adam["snr"], adam_step=adam["mean_step"])
-        return host(values)
+        rec = host(values)
+        if self.live:
+            rec.update(self._live(state.step, float(rec["global"])))
+        return rec
+
+    def _live(self, step: int, snr: float) -> dict:
+        ps = self.online.update(step, snr)
+        action = "none"
+        if any(t.kind == "total_diffusion" for t in ps.just_confirmed) and self.on_total != "none":
+            action = self.on_total
+            self.actions.append(action)
+        return {"phase": PHASES.index(ps.phase), "action": ACTIONS.index(action),
+                "smooth": np.nan if ps.smooth is None else ps.smooth}
+
+    def restore(self, data: dict) -> None:
+        """A resumed run: the detector replays the records kept (the same state, exactly)."""
+        if self.live and len(data.get("step", ())):
+            self.online = OnlinePhases.replay(data["step"], data["global"])
+
+    def status(self) -> str:
+        if not self.live:
+            return ""
+        ps = self.online.state()
+        onsets = ", ".join(f"{k} {v}" for k, v in (("diffusion", ps.fitting_end),
+                                                   ("total", ps.total_diffusion)) if v is not None)
+        snr = "-" if ps.smooth is None else f"{ps.smooth:.2g}"
+        return f"phase {ps.phase} (SNR~{snr}{'; ' + onsets if onsets else ''})"
+
+
+def auto_batches(n: int) -> int:
+    """The number of equal batches whose size is closest to 256 points (at least 2 batches)."""
+    divisors = [b for b in range(2, n + 1) if n % b == 0]
+    if not divisors:
+        raise ConfigError("diagnostics.snr.batches", "auto", f"pde.n_collocation={n} with a divisor >= 2")
+    return min(divisors, key=lambda b: abs(n / b - 256))
 
 
 class ResidualProbe(Probe):

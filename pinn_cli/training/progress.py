@@ -33,10 +33,11 @@ class Reporter:
         if self.bar is not None:
             self.bar.update(self.task, completed=step + 1)
 
-    def report(self, step: int, loss: float, rel_l2: float | None) -> None:
+    def report(self, step: int, loss: float, rel_l2: float | None, status: str = "") -> None:
+        """One progress line: loss, error, speed, and the probes' status (the live phase)."""
         rate = (step + 1 - self.start) / max(time.perf_counter() - self.t0, 1e-9)
         err = "-" if rel_l2 is None else f"{rel_l2:.3e}"
-        self.last = f"loss {loss:.3e}  rel_l2 {err}  {rate:.1f} it/s"
+        self.last = f"loss {loss:.3e}  rel_l2 {err}  {rate:.1f} it/s" + (f"  {status}" if status else "")
         if self.bar is not None:
             self.bar.update(self.task, info=self.last)
         else:

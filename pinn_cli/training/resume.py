@@ -29,7 +29,8 @@ RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", 
 
 
 def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, series, static):
-    """-> (RunWriter, checkpoint state or None for a new run)."""
+    """-> (RunWriter, checkpoint state, the old run's records) or (RunWriter, None, None) for a
+    new run."""
     own = run_dir / checkpoint.CHECKPOINT
     source = run_dir if own.exists() else resume
     path = run_dir / RUN_FILE
@@ -37,7 +38,7 @@ def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, 
         if path.exists():
             raise PinnError(f"{run_dir} already holds {RUN_FILE} without a checkpoint; choose "
                             "another output folder (nothing was changed)")
-        return RunWriter(path, {**attrs, "resumed_from": ""}, series, static), None
+        return RunWriter(path, {**attrs, "resumed_from": ""}, series, static), None, None
     source = Path(source)
     ckpt = source / checkpoint.CHECKPOINT
     if not ckpt.exists():
@@ -62,7 +63,7 @@ def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, 
         _check_not_shorter(old, writer, state["step"])
         old_path.unlink()
     log.info("resumed from %s at step %d", source, state["step"])
-    return writer, state
+    return writer, state, old
 
 
 def _check_not_shorter(old, writer: RunWriter, step: int) -> None:

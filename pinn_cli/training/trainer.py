@@ -155,6 +155,8 @@ class Trainer:
                                       time.perf_counter() - t0, before, out.batch_grads)
                     rec = self._record(probes, state).get("metrics", {})
                     last_err = rec.get("rel_l2", last_err)
+                    if self._act(probes, done):
+                        break
                 reporter.advance(i)
                 log_now, ckpt_now = done % cfg.log_every == 0, done % cfg.checkpoint_every == 0
                 if every_step or log_now or ckpt_now or done == cfg.iterations:
@@ -162,7 +164,7 @@ class Trainer:
                         status = "diverged"
                         break
                     if log_now:
-                        reporter.report(i, out.loss.item(), last_err)
+                        reporter.report(i, out.loss.item(), last_err, self._status())
                     if ckpt_now:
                         self._checkpoint(done, time.perf_counter() - t0)
         except KeyboardInterrupt:
@@ -186,6 +188,30 @@ class Trainer:
         for group, rec in records.items():
             self.writer.append(group, state.step, **rec)
         return records
+
+    def _act(self, probes, step: int) -> bool:
+        """Carry out what the probes asked for (a phase action); -> True to stop the run."""
+        stop = False
+        for p in probes:
+            while p.actions:
+                action = p.actions.pop(0)
+                log.info("step %d: %s asked for %s", step, p.group, action)
+                if action == "stop":
+                    stop = True
+                elif action == "decay_lr":
+                    factor = getattr(p, "lr_factor", 0.1)
+                    for g in self.optimizer.param_groups:
+                        g["lr"] *= factor
+                    if self.schedule is not None:      # a schedule computes from base_lrs
+                        self.schedule.base_lrs = [b * factor for b in self.schedule.base_lrs]
+                elif action == "next_stage" and hasattr(self.optimizer, "next_stage"):
+                    self.optimizer.next_stage()
+                else:
+                    log.warning("%s: %s is not possible with this optimizer; ignored", p.group, action)
+        return stop
+
+    def _status(self) -> str:
+        return "  ".join(t for t in (p.status() for p in self.recorder.probes) if t)
 
     def _checkpoint(self, step: int, wall: float) -> None:
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
@@ -234,11 +260,16 @@ class Trainer:
         """Create or resume the run file; -> (first iteration, wall-clock offset)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         series, static = self.recorder.layout(self.ctx)
-        writer, state = open_run_file(self.run_dir, self.cfg.get("resume"), self.device,
-                                      self.config_yaml, self._attrs(), series, static)
+        writer, state, old = open_run_file(self.run_dir, self.cfg.get("resume"), self.device,
+                                           self.config_yaml, self._attrs(), series, static)
         self.writer = writer
         if state is None:
             return 0, 0.0
+        for p in self.recorder.probes:
+            data = old.series.get(p.group, {})
+            if len(data.get("step", ())):
+                keep = data["step"] < state["step"]
+                p.restore({k: v[keep] for k, v in data.items()})
         checkpoint.restore(state, model=self.model, optimizer=self.optimizer,
                            scheduler=self.schedule, weighting=self.weighting)
         self.loss_ref = state["loss_ref"]
