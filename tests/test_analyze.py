@@ -32,8 +32,8 @@ def test_real_run_end_to_end(real_run, capsys):
     assert s["schema"] == 2 and s["status"] == "done" and s["missing"] == []
     assert set(s["phases"]) >= {"fitting_to_diffusion", "total_diffusion", "started_in_fitting"}
     assert s["final"]["rel_l2"] > 0
-    assert [p.rsplit("/", 1)[-1] for p in s["figures"]] == ["snr.png", "residual_maps.png",
-                                                             "entropy.png", "adam.png", "weights.png"]
+    assert {p.rsplit("/", 1)[-1] for p in s["figures"]} >= {"snr.png", "residual_maps.png",
+                                                             "entropy.png", "adam.png", "weights.png"}
     for d in (s["phases"]["fitting_to_diffusion"], s["phases"]["total_diffusion"]):
         assert d["reached"] in (True, False) and (d["step"] is None) == (not d["reached"])
     for name in ("snr", "residual_maps", "entropy", "adam"):
