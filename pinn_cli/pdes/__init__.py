@@ -2,6 +2,7 @@
 from pinn_cli.pdes.allen_cahn import AllenCahn
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.pdes.burgers import Burgers
+from pinn_cli.pdes.cavity import LidDrivenCavity
 from pinn_cli.pdes.helmholtz import Helmholtz
 
-__all__ = ["PDE", "Reference", "AllenCahn", "Burgers", "Helmholtz"]
+__all__ = ["PDE", "Reference", "AllenCahn", "Burgers", "Helmholtz", "LidDrivenCavity"]

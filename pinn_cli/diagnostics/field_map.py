@@ -1,0 +1,105 @@
+"""The field-map probe: what the network predicts, and how far off it is, over a 2-D domain.
+
+For every observable o of the PDE (``pde.observables``: the solution components by default; the
+velocity magnitude, u and v for the cavity), on a coarse sub-grid of the reference grid,
+
+    o_theta(x_ij)   and   |o_theta(x_ij) - o_ref(x_ij)|,
+
+recorded as ``/<group>/<o>`` and ``/<group>/<o>_error``, (k, n1, n2) float32, gzip-compressed.
+The sub-grid keeps every s-th node of the reference grid's axes (at most ``grid`` per axis, the
+first and last node included), so the reference values there are exact, with no interpolation.
+Static datasets: the sub-grid axes in ``/<group>_grid/<axis>``, the axis names in input order in
+``/<group>_grid/axes`` and the observable names, headline first, in ``/<group>_grid/names``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pinn_cli.config.schema import Count
+from pinn_cli.diagnostics.base import Probe
+from pinn_cli.errors import ConfigError
+from pinn_cli.pdes.base import grid_points
+from pinn_cli.runfile import SeriesSpec
+
+
+def subsample(length: int, most: int) -> np.ndarray:
+    """At most ``most`` indices into ``range(length)``, evenly spread, both ends included."""
+    if length <= most:
+        return np.arange(length)
+    return np.unique(np.round(np.linspace(0, length - 1, most)).astype(int))
+
+
+def grid_axes(points: np.ndarray) -> list[np.ndarray]:
+    """The axes of a tensor-product grid given as its points (M, 2), ``indexing="ij"``."""
+    n1 = len(np.unique(points[:, 0]))
+    if n1 == 0 or len(points) % n1:
+        raise ValueError("the reference points are not a tensor-product grid")
+    axes = [points[:: len(points) // n1, 0], points[: len(points) // n1, 1]]
+    if not np.array_equal(grid_points(axes), points):
+        raise ValueError("the reference points are not a tensor-product grid")
+    return axes
+
+
+class FieldMapProbe(Probe):
+    """/<group>: each observable and its absolute error on a sub-grid of the reference grid.
+
+    Args:
+        grid: the most points per axis of the sub-grid (two integers >= 2).
+    """
+
+    def __init__(self, grid: list[Count] | None = None, **cadence):
+        super().__init__(**cadence)
+        self.most = tuple(int(n) for n in (grid or [65, 65]))
+        self.layout = None         # (names, axes, points (M', 2), reference values {name: (M',)})
+
+    def check(self, pde, model):
+        if pde.dim != 2:
+            raise ConfigError(f"diagnostics.{self.group}", f"{type(pde).__name__} ({pde.dim}-D)",
+                              "a problem with two input coordinates (field maps are 2-D)")
+        if len(self.most) != 2 or min(self.most) < 2:
+            raise ConfigError(f"diagnostics.{self.group}.grid", list(self.most),
+                              "two integers >= 2 (the most points per axis)")
+
+    def _layout(self, ctx):
+        """Sub-grid axes, points and the reference there, from the evaluator's grid (once)."""
+        if self.layout is None:
+            ev = ctx.evaluator
+            full = grid_axes(ev.points.detach().cpu().double().numpy())
+            idx = [subsample(len(a), m) for a, m in zip(full, self.most)]
+            flat = np.ravel_multi_index(np.ix_(*idx), [len(a) for a in full]).ravel()  # (M',)
+            rows = torch.as_tensor(flat, device=ev.points.device)
+            ref = {k: v[rows] for k, v in ev.values.items()}
+            self.layout = (list(ev.names), [a[i] for a, i in zip(full, idx)], ev.points[rows], ref)
+        return self.layout
+
+    def spec(self, ctx):
+        names, axes, _, _ = self._layout(ctx)
+        shape = tuple(len(a) for a in axes)
+        fields = {}
+        for k in names:
+            fields.update({k: (shape, "f4"), f"{k}_error": (shape, "f4")})
+        return SeriesSpec(fields, compress=True)
+
+    def static(self, ctx):
+        names, axes, _, _ = self._layout(ctx)
+        out = {f"{self.group}_grid/{a}": ax for a, ax in zip(ctx.pde.axes, axes)}
+        out[f"{self.group}_grid/axes"] = np.array([a.encode() for a in ctx.pde.axes])
+        out[f"{self.group}_grid/names"] = np.array([k.encode() for k in names])
+        return out
+
+    @torch.no_grad()
+    def before(self, ctx, step):
+        names, axes, points, ref = self._layout(ctx)
+        pred = ctx.pde.observables(ctx.field, points)
+        out = {}
+        for k in names:
+            out[k] = pred[k].detach()
+            out[f"{k}_error"] = (out[k] - ref[k]).abs()
+        return out
+
+    def record(self, ctx, state):
+        names, axes, _, _ = self._layout(ctx)
+        shape = tuple(len(a) for a in axes)
+        flat = torch.stack(list(state.before[self.group].values())).float().cpu().numpy()
+        return {k: v.reshape(shape) for k, v in zip(state.before[self.group], flat)}
