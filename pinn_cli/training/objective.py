@@ -24,6 +24,15 @@ its re-weighted interior term plus the whole condition terms. ``capture=B`` retu
 gradient, from the step's own backward where the field's derivative streams allow it
 (:func:`pinn_cli.diagnostics.snr.chunk_shares`), else by one backward per batch after the step's
 own (same parameters, same updated weights).
+
+Per-term gradients. On a capturing step, and on a step where the weighting asks for them
+(``weighting.wants_term_grads(step)``, e.g. grad-norm balancing), the backward keeps each term's
+gradient apart at no extra backward pass: the interior gradient is ``.grad`` after the chunks
+(a copy), and each condition term gets its own backward (``autograd.grad``, added to ``.grad``)
+instead of one over their sum. ``StepResult.term_grads`` (also ``Objective.term_grads``, for the
+probes) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean((W[e_k])^2)``,
+the term as it enters the loss; their sum is the full gradient. The weighting then receives them
+(``weighting.term_gradients(grads, step)``) if it asked.
 """
 from __future__ import annotations
 
@@ -41,10 +50,13 @@ class StepResult:
         terms: {k: ()} each term's weighted mean square, as it enters the loss.
         residuals: {k: (N_k,) or (N_k, q)} the pointwise residuals before weighting.
         batch_grads: one (B, out, in) tensor per weight matrix, when captured; else None.
+        term_grads: {k: [one tensor per model parameter]} each term's gradient as it enters the
+            loss, when captured or asked for by the weighting; else None.
     """
 
-    def __init__(self, loss, terms, residuals, batch_grads=None):
+    def __init__(self, loss, terms, residuals, batch_grads=None, term_grads=None):
         self.loss, self.terms, self.residuals, self.batch_grads = loss, terms, residuals, batch_grads
+        self.term_grads = term_grads
 
 
 class Objective:
@@ -74,7 +86,9 @@ class Objective:
             per_batch = check_batches(self.n_res, snr_batches)
             self.chunk = max(1, self.chunk // per_batch) * per_batch
         self.fast_capture = fast_capture and field.streams_ok   # False once streams fall short
-        self.params = [*field.model.parameters(), *weighting.parameters()]
+        self.model_params = list(field.model.parameters())
+        self.params = [*self.model_params, *weighting.parameters()]
+        self.term_grads: dict | None = None      # the last step's per-term gradients, if kept
 
     # ---- pieces ----------------------------------------------------------------------------
     def chunks(self) -> list[slice]:
@@ -102,6 +116,8 @@ class Objective:
     def backward(self, step: int, update: bool = True, capture: int = 0) -> StepResult:
         """Gradients of L at the current parameters into ``.grad`` (accumulated: zero first)."""
         fast = bool(capture) and self.fast_capture
+        wanted = update and self._weighting_wants_terms(step)
+        split = bool(capture) or wanted
         conds = self.pde.conditions(self.field, self.points)
         chunks = self.chunks()
         pending = update
@@ -111,6 +127,31 @@ class Objective:
         elif update and len(chunks) > 1:
             self.weighting.update({"res": self._interior_detached(chunks), **_detach(conds)}, step)
             pending = False
+        loss, terms, parts, shares = self._interior_backward(step, chunks, conds, pending, fast, capture)
+        fast = fast and self.fast_capture                      # False if the streams fell short
+        grads = {"res": self._model_grads()} if split else None   # (the interior's share of .grad)
+        if conds:
+            cond_loss, cond_terms = self.loss(conds)
+            if split:
+                grads.update(self._backward_per_term(cond_terms))
+            else:
+                cond_loss.backward()
+            loss = loss + cond_loss.detach()
+            terms.update({k: v.detach() for k, v in cond_terms.items()})
+        result = StepResult(loss, terms, {"res": torch.cat(parts), **_detach(conds)}, term_grads=grads)
+        if split:
+            self.term_grads = grads
+        if capture:
+            weights = self.field.model.weight_matrices()
+            result.batch_grads = (batch_gradients_from_shares(shares, weights, capture) if fast
+                                  else self.batch_gradients(capture))
+        if wanted:
+            self.weighting.term_gradients(grads, step)
+        return result
+
+    def _interior_backward(self, step, chunks, conds, pending, fast, capture):
+        """The interior term chunk by chunk, each chunk's graph freed after its backward;
+        -> (loss (), {"res": ()}, residual chunks, SNR shares per chunk)."""
         loss, terms, parts, shares = 0.0, {}, [], []
         engine = self.field.engine
         for rows in chunks:
@@ -133,17 +174,30 @@ class Objective:
             loss = loss + part.detach()
             terms["res"] = terms.get("res", 0.0) + t["res"].detach()
             parts.append(r.detach())
-        if conds:
-            cond_loss, cond_terms = self.loss(conds)
-            cond_loss.backward()
-            loss = loss + cond_loss.detach()
-            terms.update({k: v.detach() for k, v in cond_terms.items()})
-        result = StepResult(loss, terms, {"res": torch.cat(parts), **_detach(conds)})
-        if capture:
-            weights = self.field.model.weight_matrices()
-            result.batch_grads = (batch_gradients_from_shares(shares, weights, capture) if fast
-                                  else self.batch_gradients(capture))
-        return result
+        return loss, terms, parts, shares
+
+    def _weighting_wants_terms(self, step: int) -> bool:
+        wants = getattr(self.weighting, "wants_term_grads", None)
+        return bool(wants is not None and wants(step))
+
+    def _model_grads(self) -> list[torch.Tensor]:
+        """A copy of every model parameter's ``.grad`` (zeros where there is none)."""
+        return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
+                for p in self.model_params]
+
+    def _backward_per_term(self, cond_terms: dict[str, torch.Tensor]) -> dict[str, list]:
+        """One backward per condition term, each added to ``.grad``; -> {k: [grad per model
+        parameter]}. With one term the sum in ``.grad`` is bit-identical to one backward."""
+        out, keys, n_model = {}, list(cond_terms), len(self.model_params)
+        for j, k in enumerate(keys):
+            grads = torch.autograd.grad(self.term_weights[k] * cond_terms[k], self.params,
+                                        retain_graph=j < len(keys) - 1, allow_unused=True)
+            for p, g in zip(self.params, grads):
+                if g is not None:
+                    p.grad = g.clone() if p.grad is None else p.grad.add_(g)
+            out[k] = [torch.zeros_like(p) if g is None else g
+                      for p, g in zip(self.model_params, grads[:n_model])]
+        return out
 
     def closure(self, step: int, capture: int = 0):
         """-> (closure, results) for optimizers that re-evaluate the loss: each call zeroes the

@@ -1,0 +1,166 @@
+"""Every weighting scheme on the CPU presets, and what the new diagnostics and schemes cost.
+
+    python scripts/weighting_study.py study [--experiments cpu_allen_cahn,cpu_burgers]
+        [--weightings none,rba,sa,gradnorm,causal,rba_gradnorm] [--seeds 0,1,2]
+        [--iterations N] [--n-jobs 1] [--out DIR] [overrides...]
+    python scripts/weighting_study.py overhead [--experiment cpu_allen_cahn] [--repeats 7]
+
+``study`` trains ``+experiment=<E> weighting=<W> seed=<S>`` for every combination (one thread
+per run, ``--n-jobs`` at once; the presets' ``paper`` diagnostics include the per-term probe
+``/terms`` on the SNR cadence), and prints per run: the fitting -> diffusion and -> total diffusion onsets (pinn-analyze's
+``analyze_run``), the final rel-L2, the time per step, and the gradient alignment score of the
+loss terms before and after the total-diffusion onset (means of ``/terms/alignment`` over the
+records before it and from it on; without an onset, over the first and second half of the run).
+RBA runs with the presets' gamma 0.99, eta 0.01 (``cpu_*_rba``), also inside rba_gradnorm.
+
+``overhead`` times, on the preset's network and points (weighting none, float32, one thread,
+medians of round-robin repeats): a plain step, a step with the SNR capture as it is now (per-term
+split of the backward) and with the condition terms' backward in one piece (the split undone),
+each probe's record, and grad-norm's update steps against its ordinary ones.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+BIN = Path(sys.executable).parent
+RBA = {"rba": ["weighting.gamma=0.99", "weighting.eta=0.01"],
+       "rba_gradnorm": ["weighting.schemes.0.gamma=0.99", "weighting.schemes.0.eta=0.01"]}
+
+
+def train_one(out: Path, experiment: str, weighting: str, seed: int, extra: list[str]) -> Path:
+    folder = out / experiment / f"{weighting}_seed{seed}"
+    cmd = [str(BIN / "pinn-train"), f"+experiment={experiment}", f"weighting={weighting}",
+           f"seed={seed}", "threads=1", f"hydra.run.dir={folder}",
+           *RBA.get(weighting, []), *extra]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return folder
+
+
+def window_mean(steps, values, lo, hi):
+    sel = [v for s, v in zip(steps, values) if lo <= s < hi and np.isfinite(v)]
+    return statistics.mean(sel) if sel else None
+
+
+def describe_run(folder: Path) -> dict:
+    from pinn_cli.analysis.summary import analyze_run
+    from pinn_cli.runfile import read_run
+
+    run = read_run(folder / "run.h5")
+    s = analyze_run(run)
+    fd, td = (s["phases"].get(k, {}).get("step") for k in ("fitting_to_diffusion", "total_diffusion"))
+    terms = run.series["terms"]
+    last = int(run.attrs.get("steps") or s["last_step"])
+    split = td if td is not None else last / 2
+    return {"fitting_end": fd, "total_diffusion": td, "final_rel_l2": s["final"]["rel_l2"],
+            "ms_per_step": 1e3 * float(run.attrs["wall_time"]) / max(last, 1),
+            "align_before": window_mean(terms["step"], terms["alignment"], 0, split),
+            "align_after": window_mean(terms["step"], terms["alignment"], split, last + 1),
+            "split_at": split}
+
+
+def fmt(v, spec=".3g"):
+    return "-" if v is None else format(v, spec)
+
+
+def study(args) -> None:
+    out = args.out or Path("outputs/weighting_study") / time.strftime("%Y%m%d-%H%M%S")
+    extra = list(args.overrides) + ([f"iterations={args.iterations}"] if args.iterations else [])
+    jobs = [(e, w, int(s)) for e in args.experiments.split(",") for w in args.weightings.split(",")
+            for s in args.seeds.split(",")]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(args.n_jobs) as pool:
+        folders = list(pool.map(lambda j: train_one(out, *j, extra), jobs))
+    rows = [{"experiment": e, "weighting": w, "seed": s, **describe_run(f)}
+            for (e, w, s), f in zip(jobs, folders)]
+    (out / "study.json").write_text(json.dumps(rows, indent=1))
+    print(f"{len(rows)} runs in {(time.perf_counter() - t0) / 60:.1f} min ({out}; overrides: {extra})")
+    print(f"{'experiment':<16}{'weighting':<14}{'seed':>4}{'F->D':>7}{'->TD':>7}{'rel-L2':>10}"
+          f"{'ms/step':>9}{'align<':>9}{'align>=':>9}")
+    for r in rows:
+        td = fmt(r["total_diffusion"], "d") if r["total_diffusion"] is not None else "-"
+        print(f"{r['experiment']:<16}{r['weighting']:<14}{r['seed']:>4}{fmt(r['fitting_end'], 'd'):>7}"
+              f"{td:>7}{fmt(r['final_rel_l2']):>10}{r['ms_per_step']:>9.1f}"
+              f"{fmt(r['align_before'], '.2f'):>9}{fmt(r['align_after'], '.2f'):>9}")
+    print("align< / align>=: mean alignment score before / from the total-diffusion onset "
+          "(no onset: first / second half of the run)")
+
+
+def overhead(args) -> None:
+    import torch
+    from benchlib import alternating, median_time, trainer
+    from pinn_cli.diagnostics.base import StepState
+
+    tr = trainer([f"+experiment={args.experiment}", "device=cpu", "threads=1"])
+    obj, b = tr.objective, tr.recorder.batches
+    print(f"{args.experiment}: {obj.n_res} points, {b} SNR batches, {sum(p.numel() for p in obj.model_params)} "
+          f"parameters, conditions {[k for k in obj.term_weights if k != 'res']}, torch threads "
+          f"{torch.get_num_threads()}")
+    split, joined = obj._backward_per_term, obj._model_grads
+
+    def step(capture, one_piece=False):
+        obj.zero_grad()
+        if one_piece:                                          # the backward before the split
+            obj._backward_per_term = lambda terms: (sum(obj.term_weights[k] * t
+                                                        for k, t in terms.items()).backward(), {})[1]
+            obj._model_grads = lambda: []
+        try:
+            return obj.backward(0, update=False, capture=capture)
+        finally:
+            obj._backward_per_term, obj._model_grads = split, joined
+
+    med = alternating({"plain": lambda: step(0), "capture": lambda: step(b),
+                       "capture_one_piece": lambda: step(b, True)}, args.repeats)
+    out = step(b)
+    state = StepState(0, out.loss, out.terms, out.residuals, 1e-3, 0.0, {}, out.batch_grads)
+    probe = {p.group: p for p in tr.recorder.probes}
+    rec = {g: median_time(lambda p=probe[g]: p.record(tr.ctx, state), args.repeats) for g in ("snr", "terms")}
+    plain = med["plain"]
+    for k, v in [*med.items(), *((f"record {g}", t) for g, t in rec.items())]:
+        print(f"  {k:<22}{v * 1e3:9.2f} ms  ({v / plain:6.1%} of a plain step)")
+    extra = med["capture"] - med["capture_one_piece"] + rec["terms"]
+    print(f"  terms probe per SNR record: {extra * 1e3:.2f} ms = {extra / plain:.1%} of a plain step "
+          f"(split {1e3 * (med['capture'] - med['capture_one_piece']):+.2f} ms, record "
+          f"{1e3 * rec['terms']:.2f} ms)")
+    gn = trainer([f"+experiment={args.experiment}", "device=cpu", "threads=1", "weighting=gradnorm",
+                  "weighting.every=2", "diagnostics=basic"])
+
+    def gn_step(i):
+        gn.objective.zero_grad()
+        gn.objective.backward(i)
+        gn.weighting.step()
+
+    t = alternating({"due": lambda: gn_step(0), "not due": lambda: gn_step(1)}, args.repeats)
+    print(f"  gradnorm: update step {t['due'] * 1e3:.2f} ms, ordinary step {t['not due'] * 1e3:.2f} ms "
+          f"({t['due'] / t['not due'] - 1:+.1%})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("study")
+    s.add_argument("--experiments", default="cpu_allen_cahn,cpu_burgers")
+    s.add_argument("--weightings", default="none,rba,sa,gradnorm,causal,rba_gradnorm")
+    s.add_argument("--seeds", default="0,1,2")
+    s.add_argument("--iterations", type=int, default=0, help="0: the presets' 10,000")
+    s.add_argument("--n-jobs", type=int, default=1)
+    s.add_argument("--out", type=Path, default=None)
+    s.add_argument("overrides", nargs="*", help="further pinn-train overrides")
+    o = sub.add_parser("overhead")
+    o.add_argument("--experiment", default="cpu_allen_cahn")
+    o.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args()
+    study(args) if args.mode == "study" else overhead(args)
+
+
+if __name__ == "__main__":
+    main()
