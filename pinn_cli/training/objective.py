@@ -116,7 +116,7 @@ class Objective:
     def backward(self, step: int, update: bool = True, capture: int = 0) -> StepResult:
         """Gradients of L at the current parameters into ``.grad`` (accumulated: zero first)."""
         fast = bool(capture) and self.fast_capture
-        wanted = update and self._weighting_wants_terms(step)
+        wanted = update and self.weighting.wants_term_grads(step)
         split = bool(capture) or wanted
         conds = self.pde.conditions(self.field, self.points)
         chunks = self.chunks()
@@ -176,9 +176,6 @@ class Objective:
             parts.append(r.detach())
         return loss, terms, parts, shares
 
-    def _weighting_wants_terms(self, step: int) -> bool:
-        wants = getattr(self.weighting, "wants_term_grads", None)
-        return bool(wants is not None and wants(step))
 
     def _model_grads(self) -> list[torch.Tensor]:
         """A copy of every model parameter's ``.grad`` (zeros where there is none)."""

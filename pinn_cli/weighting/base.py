@@ -16,6 +16,10 @@ A weighting scheme sits between the pointwise residuals and the loss. The object
    (``parameters()`` non-empty; they receive gradients from the same backward as the model)
    updates them by its own rule, e.g. gradient ascent with its own optimizer.
 
+A scheme that balances the terms by their gradients (grad-norm) says on which steps it needs
+them, ``wants_term_grads(step)``; the objective then keeps each term's gradient apart in that
+step's backward (no extra pass) and hands them over, ``term_gradients({k: [dL_k/dp]}, step)``.
+
 ``weights()`` exposes per-point weights by term (for the residual probe's homogeneity);
 ``stats()`` scalar summaries for the run file, generic names only (``res_mean``, ``res_max``...).
 ``state_dict``/``load_state_dict`` hold everything a bit-identical resume needs.
@@ -48,6 +52,13 @@ class Weighting:
 
     def step(self) -> None:
         """Update the trainable weights from their ``.grad`` (called after the model's step)."""
+
+    def wants_term_grads(self, step: int) -> bool:
+        """Whether this step's backward must keep each loss term's gradient apart."""
+        return False
+
+    def term_gradients(self, grads: dict[str, list[torch.Tensor]], step: int) -> None:
+        """Each term's gradient as it enters the loss, one tensor per model parameter."""
 
     def weights(self) -> dict[str, torch.Tensor]:
         """Per-point weights by term, each (N_k,) or (N_k, q); empty when there are none."""

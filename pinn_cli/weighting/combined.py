@@ -82,11 +82,11 @@ class Combined(Weighting):
             s.step()
 
     def wants_term_grads(self, step: int) -> bool:
-        return any(getattr(s, "wants_term_grads", lambda _: False)(step) for s in self.schemes)
+        return any(s.wants_term_grads(step) for s in self.schemes)
 
     def term_gradients(self, grads, step: int) -> None:
         for s in self.schemes:
-            if getattr(s, "wants_term_grads", lambda _: False)(step):
+            if s.wants_term_grads(step):
                 s.term_gradients(grads, step)
 
     def weights(self) -> dict[str, torch.Tensor]:
