@@ -1,4 +1,7 @@
-"""Optimizers, each a builder of (torch optimizer, schedule)."""
+"""Optimizers, each a builder of (torch optimizer, schedule); the schedules are a choice of each."""
 from pinn_cli.optimizers.adam import Adam
+from pinn_cli.optimizers.lbfgs import LBFGS
+from pinn_cli.optimizers.soap import SOAP
+from pinn_cli.optimizers.staged import AdamLBFGS, AdamThenLBFGS
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "LBFGS", "SOAP", "AdamLBFGS", "AdamThenLBFGS"]

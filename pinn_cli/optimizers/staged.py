@@ -1,0 +1,102 @@
+"""Adam, then L-BFGS: the usual PINN recipe of a first-order start and a quasi-Newton finish.
+
+For iterations k < K (= ``adam_steps``) the step is Adam's, with its schedule; from k = K on it
+is L-BFGS's (:mod:`pinn_cli.optimizers.lbfgs`), whose history starts empty at K (its first
+direction is -g, its first trial step min(1, 1 / |g|_1) lbfgs_lr).
+
+:class:`AdamThenLBFGS` is one ``torch.optim.Optimizer`` holding both inner optimizers on the same
+parameters. Its ``param_groups`` and ``state`` are the active stage's (so the trainer's lr is the
+active rate); it always takes a closure (Adam: one evaluation, then Adam's update); its
+``state_dict`` holds both inner states and the iteration count, from which the stage follows, so
+checkpoints and resume work as for any optimizer, across the boundary included. The schedule acts
+on the inner Adam only: the L-BFGS stage runs at its constant ``lbfgs_lr``.
+"""
+from __future__ import annotations
+
+import torch
+
+from pinn_cli.config.schema import Count, NonNeg, NonNegInt, Positive, Zero2One
+from pinn_cli.optimizers.adam import Adam
+from pinn_cli.optimizers.lbfgs import LineSearch, lbfgs_options
+from pinn_cli.optimizers.schedules import Scheduled, make_schedule
+
+
+class AdamThenLBFGS(torch.optim.Optimizer):
+    """Args:
+        params: the parameters (one group).
+        adam: the Adam stage's optimizer, on ``params``.
+        lbfgs: the L-BFGS stage's optimizer, on ``params``.
+        adam_steps: K, the Adam stage's length in steps.
+
+    Attributes:
+        steps: steps taken so far; ``stage``: 0 (Adam) while steps < K, then 1 (L-BFGS).
+    """
+
+    def __init__(self, params, adam: torch.optim.Adam, lbfgs: torch.optim.LBFGS, adam_steps: int):
+        super().__init__(params, {})
+        self.adam, self.lbfgs, self.adam_steps, self.steps = adam, lbfgs, int(adam_steps), 0
+        self._activate()
+
+    @property
+    def stage(self) -> int:
+        return 0 if self.steps < self.adam_steps else 1
+
+    @property
+    def active(self) -> torch.optim.Optimizer:
+        return self.lbfgs if self.stage else self.adam
+
+    def _activate(self) -> None:
+        self.param_groups, self.state = self.active.param_groups, self.active.state
+
+    def step(self, closure):  # type: ignore[override]
+        """One step of the active stage; -> the loss at the parameters it started from."""
+        loss = self.active.step(closure)
+        self.steps += 1
+        self._activate()
+        return loss
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "adam_steps": self.adam_steps,
+                "adam": self.adam.state_dict(), "lbfgs": self.lbfgs.state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.adam.load_state_dict(state_dict["adam"])
+        self.lbfgs.load_state_dict(state_dict["lbfgs"])
+        self.steps = int(state_dict["steps"])
+        self._activate()
+
+
+class AdamLBFGS(Scheduled):
+    """Builds :class:`AdamThenLBFGS` and the Adam stage's schedule.
+
+    Args:
+        lr, betas, eps: the Adam stage's (:class:`pinn_cli.optimizers.Adam`).
+        adam_steps: K, iterations of Adam before L-BFGS takes over, >= 0.
+        lbfgs_lr, max_iter, max_eval, history_size, tolerance_grad, tolerance_change,
+            line_search: the L-BFGS stage's (:class:`pinn_cli.optimizers.LBFGS`; its ``lr`` is
+            ``lbfgs_lr`` here).
+        **schedule: the Adam stage's schedule (:class:`pinn_cli.optimizers.schedules.Scheduled`).
+    """
+
+    needs_closure = True
+
+    def __init__(self, lr: Positive = 1e-3, betas: tuple[Zero2One, Zero2One] = (0.9, 0.999),
+                 eps: NonNeg = 1e-8, adam_steps: NonNegInt = 2000, lbfgs_lr: Positive = 1.0,
+                 max_iter: Count = 1, max_eval: Count | None = None, history_size: Count = 50,
+                 tolerance_grad: NonNeg = 1e-7, tolerance_change: NonNeg = 1e-9,
+                 line_search: LineSearch = "strong_wolfe", **schedule):
+        super().__init__(**schedule)
+        self.adam = Adam(lr, betas, eps, **schedule)
+        self.adam_steps = int(adam_steps)
+        self.lbfgs_options = lbfgs_options(lbfgs_lr, max_iter, max_eval, history_size,
+                                           tolerance_grad, tolerance_change, line_search)
+
+    def build(self, params):
+        """-> (AdamThenLBFGS, the schedule of its inner Adam)."""
+        params = list(params)
+        adam = self.adam.make(params)
+        lbfgs = torch.optim.LBFGS(params, **self.lbfgs_options)
+        # no Adam stage: a constant schedule on L-BFGS (one on an Adam that never steps warns)
+        schedule = (self.adam.make_schedule(adam) if self.adam_steps
+                    else make_schedule(lbfgs, "constant"))
+        return AdamThenLBFGS(params, adam, lbfgs, self.adam_steps), schedule
