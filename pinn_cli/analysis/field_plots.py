@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.interpolate import RegularGridInterpolator  # noqa: E402
 
+from pinn_cli.analysis.plots import _save  # noqa: E402
+
 
 def field_map_groups(run) -> list[str]:
     """The groups written by a field-map probe (they carry ``/<group>_grid/names``) with records."""
@@ -85,10 +87,3 @@ def field_figures(run, summary: dict, out: Path) -> list[Path]:
     figs = [field_figure(run, g, summary, out) for g in field_map_groups(run)]
     return [f for f in figs if f is not None]
 
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -163,7 +163,8 @@ def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None
             entropy_figure(run, summary, out), adam_figure(run, summary, out)]
     figs += [series_figure(run, g, summary, out) for g in run.series
              if g not in KNOWN and run.has(g)]
-    figs += __import__("pinn_cli.analysis.field_plots", fromlist=["_"]).field_figures(run, summary, out)
+    from pinn_cli.analysis.field_plots import field_figures    # it imports this module
+    figs += field_figures(run, summary, out)
     return [f for f in figs if f is not None]
 
 
