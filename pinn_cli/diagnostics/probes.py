@@ -13,7 +13,7 @@ from pinn_cli.analysis.online import OnlinePhases
 from pinn_cli.config.schema import Count, Fraction
 from pinn_cli.diagnostics.adam import adam_snr, has_adam_state
 from pinn_cli.diagnostics.base import Probe, host
-from pinn_cli.diagnostics.entropy import layer_entropy
+from pinn_cli.diagnostics.entropy import hidden_entropy
 from pinn_cli.diagnostics.residuals import homogeneity, magnitude, residual_map
 from pinn_cli.diagnostics.snr import check_batches, snr_stats
 from pinn_cli.errors import ConfigError
@@ -190,11 +190,10 @@ class EntropyProbe(Probe):
 
     @torch.no_grad()
     def before(self, ctx, step):
-        pairs = [layer_entropy(h, self.bins) for h in ctx.model.hidden(ctx.objective.points["res"])]
-        if not pairs:
-            return {"per_layer": torch.zeros(0), "saturation": torch.zeros(0)}
-        return {"per_layer": torch.stack([p[0] for p in pairs]),
-                "saturation": torch.stack([p[1] for p in pairs])}
+        # the points in the objective's chunks: memory bounded by the chunk, not by N
+        entropy, saturation = hidden_entropy(ctx.model.hidden, ctx.objective.points["res"],
+                                             self.bins, ctx.objective.chunk)
+        return {"per_layer": entropy, "saturation": saturation}
 
     def record(self, ctx, state):
         return host(state.before[self.group])
