@@ -3,6 +3,7 @@
     python scripts/weighting_study.py study [--experiments cpu_allen_cahn,cpu_burgers]
         [--weightings none,rba,sa,gradnorm,causal,rba_gradnorm] [--seeds 0,1,2]
         [--iterations N] [--n-jobs 1] [--out DIR] [overrides...]
+    python scripts/weighting_study.py report DIR
     python scripts/weighting_study.py overhead [--experiment cpu_allen_cahn] [--repeats 7]
 
 ``study`` trains ``+experiment=<E> weighting=<W> seed=<S>`` for every combination (one thread
@@ -13,10 +14,12 @@ loss terms before and after the total-diffusion onset (means of ``/terms/alignme
 records before it and from it on; without an onset, over the first and second half of the run).
 RBA runs with the presets' gamma 0.99, eta 0.01 (``cpu_*_rba``), also inside rba_gradnorm.
 
-``overhead`` times, on the preset's network and points (weighting none, float32, one thread,
+``report`` prints that table again for a study folder (runs that were stopped and continued
+in place included). ``overhead`` times, on the preset's network and points (weighting none, float32, one thread,
 medians of round-robin repeats): a plain step, a step with the SNR capture as it is now (per-term
 split of the backward) and with the condition terms' backward in one piece (the split undone),
-each probe's record, and grad-norm's update steps against its ordinary ones.
+each probe's record, grad-norm's update steps against its ordinary ones, and a training step
+(no capture) under every weighting.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 BIN = Path(sys.executable).parent
+WEIGHTINGS = "none,rba,sa,gradnorm,causal,rba_gradnorm"
 RBA = {"rba": ["weighting.gamma=0.99", "weighting.eta=0.01"],
        "rba_gradnorm": ["weighting.schemes.0.gamma=0.99", "weighting.schemes.0.eta=0.01"]}
 
@@ -80,10 +84,18 @@ def study(args) -> None:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.n_jobs) as pool:
         folders = list(pool.map(lambda j: train_one(out, *j, extra), jobs))
-    rows = [{"experiment": e, "weighting": w, "seed": s, **describe_run(f)}
-            for (e, w, s), f in zip(jobs, folders)]
-    (out / "study.json").write_text(json.dumps(rows, indent=1))
-    print(f"{len(rows)} runs in {(time.perf_counter() - t0) / 60:.1f} min ({out}; overrides: {extra})")
+    print(f"{len(folders)} runs in {(time.perf_counter() - t0) / 60:.1f} min ({out}; overrides: {extra})")
+    report(out)
+
+
+def report(out: Path) -> None:
+    """The table of every run under ``out`` (``<experiment>/<weighting>_seed<S>/run.h5``)."""
+    rows = []
+    for f in sorted(out.glob("*/*_seed*/run.h5")):
+        weighting, seed = f.parent.name.rsplit("_seed", 1)
+        rows.append({"experiment": f.parent.parent.name, "weighting": weighting, "seed": int(seed),
+                     **describe_run(f.parent)})
+    (out / "study.json").write_text(json.dumps(rows, indent=1, default=float))
     print(f"{'experiment':<16}{'weighting':<14}{'seed':>4}{'F->D':>7}{'->TD':>7}{'rel-L2':>10}"
           f"{'ms/step':>9}{'align<':>9}{'align>=':>9}")
     for r in rows:
@@ -142,6 +154,12 @@ def overhead(args) -> None:
     t = alternating({"due": lambda: gn_step(0), "not due": lambda: gn_step(1)}, args.repeats)
     print(f"  gradnorm: update step {t['due'] * 1e3:.2f} ms, ordinary step {t['not due'] * 1e3:.2f} ms "
           f"({t['due'] / t['not due'] - 1:+.1%})")
+    schemes = {w: trainer([f"+experiment={args.experiment}", "device=cpu", "threads=1",
+                           f"weighting={w}", "diagnostics=basic", *RBA.get(w, [])])
+               for w in WEIGHTINGS.split(",")}
+    t = alternating({w: lambda tr=tr: tr.step(1) for w, tr in schemes.items()}, args.repeats)
+    print("  training step (no capture) by weighting: " + ", ".join(
+        f"{w} {v * 1e3:.1f} ms ({v / t['none'] - 1:+.0%})" for w, v in t.items()))
 
 
 def main() -> None:
@@ -149,17 +167,19 @@ def main() -> None:
     sub = ap.add_subparsers(dest="mode", required=True)
     s = sub.add_parser("study")
     s.add_argument("--experiments", default="cpu_allen_cahn,cpu_burgers")
-    s.add_argument("--weightings", default="none,rba,sa,gradnorm,causal,rba_gradnorm")
+    s.add_argument("--weightings", default=WEIGHTINGS)
     s.add_argument("--seeds", default="0,1,2")
     s.add_argument("--iterations", type=int, default=0, help="0: the presets' 10,000")
     s.add_argument("--n-jobs", type=int, default=1)
     s.add_argument("--out", type=Path, default=None)
     s.add_argument("overrides", nargs="*", help="further pinn-train overrides")
+    r = sub.add_parser("report", help="the table of a study folder's runs")
+    r.add_argument("out", type=Path)
     o = sub.add_parser("overhead")
     o.add_argument("--experiment", default="cpu_allen_cahn")
     o.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
-    study(args) if args.mode == "study" else overhead(args)
+    {"study": study, "overhead": overhead, "report": lambda a: report(a.out)}[args.mode](args)
 
 
 if __name__ == "__main__":

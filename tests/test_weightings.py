@@ -19,12 +19,12 @@ def _grads(params):
     return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params]
 
 
-@pytest.mark.parametrize("weighting", ["sa", "gradnorm", "causal", "rba_gradnorm", "sa_ic"])
+@pytest.mark.parametrize("weighting", ["sa", "gradnorm", "causal", "rba_gradnorm", "sa_res"])
 @pytest.mark.parametrize("capture", [0, 8])
 def test_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, weighting, capture):
     """Chunked evaluation gives the loss, gradients (network and weights), per-term and batch
     gradients and, after the weighting's step, the weights of one backward over all points."""
-    extra = (["weighting=sa", "weighting.terms=[res,ic]"] if weighting == "sa_ic"
+    extra = (["weighting=sa", "weighting.terms=[res]"] if weighting == "sa_res"
              else [f"weighting={weighting}"])
     out = []
     for chunk in (0, 32, 64):
@@ -121,6 +121,7 @@ def test_sa_weights_grow_where_the_residual_stays_large():
 def test_sa_unknown_term_is_one_config_line():
     with pytest.raises(ConfigError, match=r"weighting.terms=\['res', 'bc'\].*\(res, ic\)"):
         _sa(terms=["res", "bc"])
+    assert set(_sa().weights()) == {"res", "ic"}                  # default: every term
 
 
 # ---- grad-norm --------------------------------------------------------------------------------

@@ -44,25 +44,26 @@ class SelfAdaptive(Weighting):
         init: lambda_0, every weight's starting value.
         mask: ``polynomial`` (|lambda|^q) or ``sigmoid``.
         q: the exponent of the polynomial mask.
-        terms: the loss terms with per-point weights (``res``, and conditions such as ``ic``).
+        terms: the loss terms with per-point weights; null: every term of the PDE (the paper's
+            choice: residual, initial and boundary points all carry weights).
     """
 
     def __init__(self, lr: Positive = 5e-3, init: Positive = 1.0,
                  mask: Literal["polynomial", "sigmoid"] = "polynomial", q: Positive = 2.0,
                  terms: list[str] | None = None):
         self.lr, self.init, self.mask, self.q = lr, init, mask, q
-        self.terms = list(terms or ["res"])
+        self.terms = None if terms is None else list(terms)
         self.lam: dict[str, torch.Tensor] = {}          # {k: (N_k,)} leaf tensors
         self.opt: torch.optim.Adam | None = None
 
     def setup(self, points):
-        unknown = [k for k in self.terms if k not in points]
-        if unknown or not self.terms:
+        terms = list(points) if self.terms is None else self.terms
+        if not terms or any(k not in points for k in terms):
             raise ConfigError("weighting.terms", self.terms,
-                              f"a non-empty list of this PDE's loss terms ({', '.join(points)})")
+                              f"null or a non-empty list of this PDE's loss terms ({', '.join(points)})")
         self.lam = {k: torch.full((len(points[k]),), float(self.init), dtype=points[k].dtype,
                                   device=points[k].device, requires_grad=True)
-                    for k in self.terms}
+                    for k in terms}
         self.opt = torch.optim.Adam(list(self.lam.values()), lr=self.lr, maximize=True)
 
     def multiplier(self, lam: torch.Tensor) -> torch.Tensor:
