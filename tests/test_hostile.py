@@ -181,17 +181,20 @@ def test_a_diverging_run_exits_3_at_the_step_it_diverged(tmp_path, ref_cache):
     assert "no checkpoint" in log and "last good checkpoint" not in log
 
 
-def test_sigint_is_interrupted_with_exit_130_and_a_checkpoint(tmp_path, ref_cache):
-    proc = subprocess.Popen(TRAIN + SMALL + ["iterations=1000000", f"hydra.run.dir={tmp_path / 'r'}",
-                                             f"reference_cache={ref_cache}", "log_every=10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("delay", [0.0, 2.0])
+def test_sigint_is_interrupted_with_exit_130_and_a_checkpoint(tmp_path, ref_cache, delay):
+    """Ctrl-C at once after the run file appears, or mid-training: exit 130, file readable."""
+    with open(tmp_path / "out.txt", "w") as out:      # a file, not an unread pipe that fills up
+        proc = subprocess.Popen(TRAIN + SMALL + ["iterations=1000000", f"hydra.run.dir={tmp_path / 'r'}",
+                                                 f"reference_cache={ref_cache}", "log_every=10"],
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "r" / RUN_FILE).exists():
-        time.sleep(0.2)
-    time.sleep(2)
+        time.sleep(0.05)
+    time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, (tmp_path / "out.txt").read_text()[-2000:]
     r = read_run(tmp_path / "r" / RUN_FILE)
     assert r.attrs["status"] == "interrupted" and (tmp_path / "r" / "checkpoints" / "last.pt").exists()
 

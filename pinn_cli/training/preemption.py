@@ -6,13 +6,18 @@ sees it at the next iteration, saves a checkpoint and closes the run file with s
 ``preempted``, and :meth:`StopSignals.forward` then hands the signal to the handler that was
 there before (submitit's, which requeues the job; the requeued job resumes from its own folder).
 Without such a handler the process exits with 128 + the signal number.
+
+Ctrl-C (SIGINT) is noted the same way rather than raised as ``KeyboardInterrupt`` wherever the
+interpreter happens to be: an exception raised inside an HDF5 append, a checkpoint save or an
+object's finaliser (where Python only prints it and goes on) could corrupt a file or be lost, and
+the run would not stop. The loop ends the run as ``interrupted``; a second Ctrl-C raises at once.
 """
 from __future__ import annotations
 
 import signal
 import threading
 
-SIGNALS = (signal.SIGUSR2, signal.SIGTERM)
+SIGNALS = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
 
 
 class StopSignals:
@@ -27,7 +32,14 @@ class StopSignals:
         return self
 
     def _note(self, signum, frame):
+        if signum == signal.SIGINT and self.signum == signal.SIGINT:
+            raise KeyboardInterrupt           # a second Ctrl-C: the user will not wait
         self.signum = signum
+
+    @property
+    def interrupted(self) -> bool:
+        """The user pressed Ctrl-C (as opposed to a scheduler's signal)."""
+        return self.signum == signal.SIGINT
 
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
@@ -36,7 +48,7 @@ class StopSignals:
 
     def forward(self) -> None:
         """Pass a noted signal on to the previous handler (call after __exit__)."""
-        if self.signum is None:
+        if self.signum is None or self.interrupted:
             return
         handler = self.previous.get(self.signum, signal.SIG_DFL)
         if callable(handler):

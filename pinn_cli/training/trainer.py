@@ -138,7 +138,7 @@ class Trainer:
         try:
             for i in range(start, cfg.iterations):
                 if stop.signum is not None:
-                    status = "preempted"
+                    status = "interrupted" if stop.interrupted else "preempted"
                     break
                 probes = self.recorder.due(i)
                 before = {p.group: p.before(self.ctx, i) for p in probes}
