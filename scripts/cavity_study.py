@@ -3,6 +3,7 @@ seeds, pinn-analyze over the sweep, and the outcome set against the paper's Re =
 
     OMP_NUM_THREADS=1 python scripts/cavity_study.py [--seeds 0,1,2] [--n-jobs 2] [--out DIR]
                                                      [pinn-train overrides, e.g. iterations=4000]
+    python scripts/cavity_study.py --analyze-only --out DIR     (runs already in DIR, e.g. resumed)
 
 Runs ``pinn-train -m +experiment=cpu_cavity,cpu_cavity_rba seed=<seeds>`` through the joblib
 launcher (one thread per job), ``pinn-analyze`` on the sweep folder (figures included: the
@@ -86,12 +87,19 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="sweep folder (default: outputs/...)")
+    ap.add_argument("--analyze-only", action="store_true",
+                    help="no training: pinn-analyze the runs already under --out and report")
     ap.add_argument("overrides", nargs="*", help="further pinn-train overrides")
     args = ap.parse_args()
     out = args.out or Path("outputs/cpu_study") / time.strftime("cpu_cavity-%Y%m%d-%H%M%S")
-    minutes = train_and_analyze(out, args.seeds, args.n_jobs, args.overrides)
+    if args.analyze_only:
+        subprocess.run([str(BIN / "pinn-analyze"), str(out)], check=True, stdout=subprocess.DEVNULL)
+        minutes = None
+    else:
+        minutes = train_and_analyze(out, args.seeds, args.n_jobs, args.overrides)
     runs = json.loads((out / "analysis" / "comparison.json").read_text())["runs"]
-    print(f"\ncpu_cavity: {len(runs)} runs, training {minutes:.1f} min (analysis and figures in {out})")
+    took = "" if minutes is None else f", training {minutes:.1f} min"
+    print(f"\ncpu_cavity: {len(runs)} runs{took} (analysis and figures in {out})")
     report(runs)
 
 
