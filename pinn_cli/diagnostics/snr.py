@@ -58,8 +58,13 @@ def check_batches(n_points: int, batches: int) -> int:
     return n_points // batches
 
 
+@torch.no_grad()
 def chunk_shares(taps, n_layers: int, per_batch: int) -> list[torch.Tensor]:
     """Each batch's share C_b of dL/dW from one chunk's backward through the streams.
+
+    Computed without a graph: a layer input H carries the chunk's graph, and a share formed
+    with it would keep that whole graph alive as long as the share (every chunk's, on a
+    capturing step), so the step's memory would grow with N instead of the chunk.
 
     Args:
         taps: [(H (S, n_c, in), Z (S, n_c, out) with .grad)] per layer, layer after layer, for
