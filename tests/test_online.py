@@ -155,3 +155,91 @@ def test_an_update_costs_a_window_not_the_history():
     assert np.median(times) < 1e-3 and times.sum() < 3.0
     # no growth with the history: the late updates cost about what the early sparse ones do
     assert np.median(times[-500:]) < 4 * np.median(times[100:600]) + 1e-4
+
+
+# ---- scripts/online_vs_offline.py ---------------------------------------------------------------
+def _script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "online_vs_offline.py"
+    spec = importlib.util.spec_from_file_location("online_vs_offline", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run_file(path, steps, snr, live=True, tamper=None, seed=0, weighting="rba"):
+    """A run file as the SNR probe writes it: /snr/global, and the live phase fields."""
+    import json
+
+    import yaml
+
+    from pinn_cli.diagnostics.probes import SNRProbe
+    from pinn_cli.runfile import RunWriter, SeriesSpec
+    fields = {"global": ((), "f8")}
+    if live:
+        fields.update({"phase": ((), "i1"), "smooth": ((), "f8"), "action": ((), "i1")})
+    attrs = {"choices": json.dumps({"experiment": "synthetic", "weighting": weighting,
+                                    "pde": "burgers"}),
+             "config": yaml.safe_dump({"seed": seed})}
+    w, probe = RunWriter(path, attrs, {"snr": SeriesSpec(fields)}), SNRProbe(batches=2)
+    for n, (s, v) in enumerate(zip(steps, snr)):
+        rec = {"global": v, **(probe._live(int(s), float(v)) if live else {})}
+        if tamper is not None and n == tamper:
+            rec["phase"] = 0
+        w.append("snr", int(s), **rec)
+    w.close("done")
+
+
+def test_online_vs_offline_script_compares_a_run_file(tmp_path, capsys):
+    ovo = _script()
+    steps = cadence(5_000)
+    snr = synthetic(steps, 100, 1_000, np.random.default_rng(0))
+    (tmp_path / "a").mkdir()
+    _run_file(tmp_path / "a" / "run.h5", steps, snr)
+    r = ovo.compare_run(tmp_path / "a" / "run.h5")
+    off = detect(steps, snr)
+    assert r["label"] == "synthetic/rba/0" and r["live"] and r["problems"] == []
+    for kind in KINDS:
+        d = r["kinds"][kind]
+        assert d["offline"] == d["online"] == getattr(off, kind) and d["diff"] == 0
+        assert d["confirmed"] == d["live_confirmed"] == d["predicted"]
+        assert d["delay"] == d["confirmed"] - d["offline"] > 0
+    # the live record tampered with: reported; no live fields: the replay alone
+    (tmp_path / "b").mkdir()
+    _run_file(tmp_path / "b" / "run.h5", steps, snr, tamper=80)
+    assert any("live phase" in p for p in ovo.compare_run(tmp_path / "b" / "run.h5")["problems"])
+    # a run that ends before total diffusion can be confirmed: offline only, and no failed check
+    (tmp_path / "c").mkdir()
+    short = steps <= 1_800
+    _run_file(tmp_path / "c" / "run.h5", steps[short], snr[short], live=False, seed=1)
+    c = ovo.compare_run(tmp_path / "c" / "run.h5")
+    assert not c["live"] and c["problems"] == []
+    assert c["kinds"]["total_diffusion"]["offline"] == off.total_diffusion
+    assert c["kinds"]["total_diffusion"]["online"] is None
+    need = c["kinds"]["total_diffusion"]
+    assert need["needs_step"] > steps[short][-1] or need["needs_records"] > short.sum()
+    assert ovo.main([str(tmp_path)]) == 1                              # b's check failed
+    out = capsys.readouterr().out
+    assert "| synthetic/rba/0 (a) |" in out and "| synthetic/rba/1 |" in out   # a, b: folders
+    assert "| synthetic/rba | 3 | 3, 2 | 0.0 | 0 |" in out and "needs a record past step" in out
+
+
+def test_the_documented_confirmation_rule_gives_the_confirming_record():
+    """Rules A-E (scripts/online_vs_offline.py) name the very record that confirms each
+    transition; B counts the K // 2 = 3 records after the sustained window's last record (the
+    ones its widened running median reads), not K - K // 2 = 4 (at the cadence change at step
+    300: onsets at ~200 are confirmed at 600, not 700)."""
+    ovo = _script()
+    n = 0
+    for fit_end, total, end in CASES + [(100, 205, 3_000), (150, 230, 5_000), (-1, 5_000, 50_000)]:
+        for seed in range(4):
+            steps = cadence(end)
+            snr = synthetic(steps, fit_end, total, np.random.default_rng(seed))
+            det = OnlinePhases.replay(steps, snr)
+            pred = ovo.predicted_confirmations(steps.astype(float), snr, PhaseParams())
+            for t in det.transitions:
+                assert steps[pred[t.kind][2]] == t.confirmed_at
+                n += 1
+            assert set(pred) == {t.kind for t in det.transitions}
+    assert n >= 50
