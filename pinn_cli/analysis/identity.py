@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-GROUPS = ("pde", "model", "optimizer", "weighting", "diagnostics")
+GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
 # overrides that say where or how a run computes, not what it computes
 NOT_IDENTITY = ("seed", "device", "threads", "reference_cache", "resume", "hydra.", "chunk_size",
                 "diagnostics", "log_every", "checkpoint_every", "eval_every")

@@ -30,7 +30,7 @@ from pinn_cli.config.build import build
 from pinn_cli.config.validate import DTYPES, validate
 from pinn_cli.errors import PinnError
 
-GROUPS = ("pde", "model", "optimizer", "weighting", "diagnostics", "experiment")
+GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics", "experiment")
 
 
 def options(group: str, config_dir: str | None = None) -> list[str]:

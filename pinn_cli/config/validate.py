@@ -17,7 +17,7 @@ from pinn_cli.config.schema import Count, NonNegInt, Range, check_node, check_va
 from pinn_cli.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-GROUPS = ("pde", "model", "optimizer", "weighting", "diagnostics")
+GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
 # what the trainer passes to a group's constructor itself
 SUPPLIED = {"model": ("in_dim", "out_dim")}
 

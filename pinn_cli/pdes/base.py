@@ -16,12 +16,14 @@ for the reference at evaluation time.
 - ``conditions(field, points)``: ``{term: (N_k,) or (N_k, q)}`` for the other keys of ``sample``.
 - ``loss_weights``: ``{term: w_k}`` for ``res`` and every condition term. The loss is
 
-      L = sum_k w_k (1 / N_k) sum_i sum_q (W[e_k])_iq^2
+      L = sum_k w_k (1 / N_k) sum_i sum_q rho((W[e_k])_iq)
 
-  with ``W`` the weighting scheme (identity without one).
+  with ``W`` the weighting scheme (identity without one) and rho the objective's pointwise loss
+  (e^2 by default; ``objective.loss``).
 - ``reference(cache)``: a :class:`Reference` on a grid; ``observables(field, x)`` computes from the
   network the quantities it holds (default: each solution component), the first one being the
-  one whose relative L2 error is *the* error of the run.
+  one whose relative L2 error is *the* error of the run. Called with grad enabled, the
+  observables carry the graph (``objective=regression`` fits them to the reference).
 
 The field hands out components and derivatives by name (:mod:`pinn_cli.models.fields`):
 ``field.derivatives(x, ("u_t", "u_xx"))``, ``field(x)``.
@@ -114,7 +116,8 @@ class PDE(ABC):
     def observables(self, net, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """What the reference holds, computed from the network at x (M, d); each (M,).
         Default: the solution components. Runs under ``torch.no_grad`` unless it needs
-        derivatives (then it enables grad itself)."""
+        derivatives (then it enables grad itself); called with grad enabled, the result keeps
+        its graph (``objective=regression`` differentiates it)."""
         u = net(x)
         return {self.outputs[0]: u} if u.ndim == 1 else dict(zip(self.outputs, u.unbind(1)))
 

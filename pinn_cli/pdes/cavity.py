@@ -113,6 +113,8 @@ class LidDrivenCavity(PDE):
                          values={"speed": speed, "u": sol["u"], "v": sol["v"]})
 
     def observables(self, net, x):
+        keep = torch.is_grad_enabled()          # objective=regression differentiates them
         with torch.enable_grad():
-            uv = self.velocity(net, x).detach()                                    # (M, 2)
+            uv = self.velocity(net, x)                                             # (M, 2)
+        uv = uv if keep else uv.detach()
         return {"speed": torch.linalg.vector_norm(uv, dim=1), "u": uv[:, 0], "v": uv[:, 1]}

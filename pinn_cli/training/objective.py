@@ -1,12 +1,16 @@
 """The objective: the one place where residuals are formed, weighted and summed into the loss.
 
-    L = sum_k w_k (1 / N_k) sum_i sum_q (W[e_k])_iq^2
+    L = sum_k w_k (1 / N_k) sum_i sum_q rho((W[e_k])_iq)
 
 over the loss terms k (``res``, the interior residual at the collocation points, and the PDE's
 condition terms ``ic``, ``bc``...), with w_k the PDE's ``loss_weights`` (1 where not given), e_k
-the pointwise residuals ((N_k,) or (N_k, q)) and W the weighting scheme. The training step, the
+the pointwise residuals ((N_k,) or (N_k, q)), W the weighting scheme and rho the pointwise loss
+(``objective.loss``, :mod:`pinn_cli.objective.losses`; rho(e) = e^2 by default). The weighting
+multiplies the residuals *before* rho: its formula stays as configured (RBA's lambda_i r_i enters
+as rho(lambda_i r_i), which is lambda_i^2 r_i^2 only for the squared loss). The training step, the
 SNR batch gradients (fast and naive) and an optimizer's closure all go through it, so every path
-sees the same weights.
+sees the same weights. Every rho is a sum over points, so the chunked backward and the fast SNR
+capture below hold for each of them.
 
 One iteration (:meth:`Objective.backward`):
 
@@ -30,7 +34,7 @@ Per-term gradients. On a capturing step, and on a step where the weighting asks 
 gradient apart at no extra backward pass: the interior gradient is ``.grad`` after the chunks
 (a copy), and each condition term gets its own backward (``autograd.grad``, added to ``.grad``)
 instead of one over their sum. ``StepResult.term_grads`` (also ``Objective.term_grads``, for the
-probes) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean((W[e_k])^2)``,
+probes) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean(rho(W[e_k]))``,
 the term as it enters the loss; their sum is the full gradient. The weighting then receives them
 (``weighting.term_gradients(grads, step)``) if it asked.
 """
@@ -40,6 +44,7 @@ import torch
 
 from pinn_cli.diagnostics.snr import batch_gradients_from_shares, check_batches, chunk_shares
 from pinn_cli.errors import ConfigError
+from pinn_cli.objective.losses import Rho, squared
 
 
 class StepResult:
@@ -47,7 +52,7 @@ class StepResult:
 
     Attributes:
         loss: () the total loss.
-        terms: {k: ()} each term's weighted mean square, as it enters the loss.
+        terms: {k: ()} each term's mean of rho(W[e_k]), as it enters the loss (times w_k).
         residuals: {k: (N_k,) or (N_k, q)} the pointwise residuals before weighting.
         batch_grads: one (B, out, in) tensor per weight matrix, when captured; else None.
         term_grads: {k: [one tensor per model parameter]} each term's gradient as it enters the
@@ -69,11 +74,13 @@ class Objective:
         snr_batches: B when the SNR is recorded (chunks then hold whole batches), else 0.
         fast_capture: take the batch gradients from the step's own backward through the
             derivative streams where the field has them (False: always one backward per batch).
+        rho: the pointwise loss, elementwise on the weighted residuals (default e^2).
     """
 
     def __init__(self, pde, field, weighting, points: dict[str, torch.Tensor], chunk: int = 0,
-                 snr_batches: int = 0, fast_capture: bool = True):
+                 snr_batches: int = 0, fast_capture: bool = True, rho: Rho = squared):
         self.pde, self.field, self.weighting, self.points = pde, field, weighting, points
+        self.rho = rho
         unknown = sorted(set(pde.loss_weights) - set(points))
         if unknown:
             raise ConfigError(f"pde.loss_weights.{unknown[0]}", pde.loss_weights[unknown[0]],
@@ -101,10 +108,11 @@ class Objective:
         return {"res": self.pde.residual(self.field, x), **self.pde.conditions(self.field, self.points)}
 
     def loss(self, residuals: dict[str, torch.Tensor], rows=None, n_res: int | None = None):
-        """The loss of ``residuals`` -> (loss (), {k: ()}). ``rows``: which interior points
-        ``"res"`` holds; ``n_res``: the N its sum is divided by (default: its own length)."""
-        weighted = self.weighting.apply(residuals, rows)
-        terms = {k: e.square().sum() / (n_res if k == "res" and n_res else len(e))
+        """The loss of ``residuals`` -> (loss (), {k: ()}): term k is sum rho(W[e_k]) / N_k,
+        rho after the weighting. ``rows``: which interior points ``"res"`` holds; ``n_res``: the
+        N its sum is divided by (default: its own length)."""
+        weighted = self.weighting.apply(residuals, rows)               # {k: (N_k,) or (N_k, q)}
+        terms = {k: self.rho(e).sum() / (n_res if k == "res" and n_res else len(e))
                  for k, e in weighted.items()}
         return sum(self.term_weights[k] * t for k, t in terms.items()), terms
 

@@ -24,8 +24,10 @@ from pinn_cli.training import checkpoint
 log = logging.getLogger("pinn_cli")
 RUN_FILE = "run.h5"
 # Keys that must equal the checkpoint's for a resumed run to continue the same computation.
-RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "diagnostics", "seed", "dtype", "engine",
-               "chunk_size", "compile")
+RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics", "seed", "dtype",
+               "engine", "chunk_size", "compile")
+# what a checkpoint from before a key existed ran with
+LEGACY = {"objective": {"_target_": "pinn_cli.objective.PINN", "loss": "squared", "delta": 1.0}}
 
 
 def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, series, static):
@@ -79,6 +81,8 @@ def check_resumable(saved_yaml: str, config_yaml: str) -> None:
     saved, now = OmegaConf.create(saved_yaml), OmegaConf.create(config_yaml)
     for key in RESUME_KEYS:
         a, b = OmegaConf.select(saved, key), OmegaConf.select(now, key)
+        if a is None and key in LEGACY:
+            a = OmegaConf.create(LEGACY[key])
         if a != b:
             raise ConfigError("resume", f"{key} differs", f"the resumed run's {key} (pass the same "
                               f"{key} settings, or start a new run)")

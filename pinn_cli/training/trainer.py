@@ -52,7 +52,7 @@ class Trainer:
     """A run, built from a composed config, writing into ``run_dir``.
 
     Args:
-        cfg: the composed config (primary keys and the five groups).
+        cfg: the composed config (primary keys and the groups).
         run_dir: the run folder.
         identity: how the run is named: ``{"choices": {group: option}, "overrides": [...]}``
             (what Hydra composed); stored in the run file for pinn-analyze.
@@ -82,7 +82,8 @@ class Trainer:
             raise PinnError(f"pde.n_collocation={self.pde.n_collocation}: the points do not fit in memory")
         self.weighting.setup(points)
         self.objective = Objective(self.pde, self.field, self.weighting, points, self._chunk(),
-                                   self.recorder.batches, fast_capture=cfg.engine != "autograd")
+                                   self.recorder.batches, fast_capture=cfg.engine != "autograd",
+                                   rho=parts.objective.rho)
         self.optimizer, self.schedule = self.optimizer_spec.build(list(self.model.parameters()))
         ref = self.pde.reference(ReferenceCache(cfg.get("reference_cache")))
         self.evaluator = Evaluator(self.pde, self.field, ref, self._tensor, self.objective.chunk)
