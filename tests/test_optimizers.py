@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from pinn_cli.analysis.plots import stage_boundaries
 from pinn_cli.config.build import build
 from pinn_cli.config.validate import validate
 from pinn_cli.errors import ConfigError
@@ -16,7 +18,8 @@ from pinn_cli.runfile import read_run
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import Trainer, run
 
-PROBE = "+diagnostics.optimizer={_target_:pinn_cli.diagnostics.optimizer_probe.OptimizerProbe,every:1}"
+# every step (diagnostics=basic has the probe on the SNR cadence: ++ overrides it)
+PROBE = "++diagnostics.optimizer={_target_:pinn_cli.diagnostics.optimizer_probe.OptimizerProbe,every:1}"
 
 
 def _lrs(name, steps, lr=0.1, **keys):
@@ -187,8 +190,43 @@ def test_probe_records_the_stage_switch_and_lbfgs_counts(make_cfg, tmp_path):
 
 def test_probe_has_no_lbfgs_fields_for_adam(make_cfg, tmp_path):
     run(make_cfg("optimizer=adam", "iterations=3", PROBE), tmp_path)
-    o = read_run(tmp_path / "run.h5").series["optimizer"]
+    r = read_run(tmp_path / "run.h5")
+    o = r.series["optimizer"]
     assert set(o) == {"step", "stage", "lr"} and np.all(o["stage"] == 0)
+    assert stage_boundaries(r) == [] and not any(k.endswith("_stage_names") for k in r.static)
+
+
+def test_default_diagnostics_record_the_stage_boundary_at_adam_steps(make_cfg, tmp_path):
+    """diagnostics=basic (the default) has the probe every 100 steps, and it records both sides
+    of the boundary whatever the cadence: the last Adam step at 6, the first L-BFGS step at 7
+    (and step 0, the final record at 12); the figures' boundary is there."""
+    run(make_cfg("optimizer=adam_lbfgs", "optimizer.adam_steps=7", "iterations=12"), tmp_path)
+    r = read_run(tmp_path / "run.h5")
+    o = r.series["optimizer"]
+    np.testing.assert_array_equal(o["step"], [0, 6, 7, 12])
+    np.testing.assert_array_equal(o["stage"], [0, 0, 1, 1])
+    assert [n.decode() for n in r.static["optimizer_stage_names"]] == ["Adam", "L-BFGS"]
+    assert stage_boundaries(r) == [(7, "L-BFGS")]
+    from pinn_cli.analysis.plots import series_figure, snr_figure
+    from pinn_cli.analysis.summary import analyze_run
+    s, out = analyze_run(r), tmp_path / "analysis"
+    for fig in (snr_figure(r, s, out), series_figure(r, "optimizer", s, out)):
+        assert fig is not None and fig.is_file()
+
+
+def test_stage_boundaries_off_cadence_and_at_the_end():
+    """Records off the boundary: the first record of the new stage; a change only at the final
+    record (the run ended where L-BFGS would begin, no step taken in it) is not a boundary."""
+    from pinn_cli.runfile import Run
+
+    def fake(steps, stage, taken, names=True):
+        static = {"optimizer_stage_names": np.array([b"Adam", b"L-BFGS"])} if names else {}
+        return Run(Path("x"), {"steps": taken},
+                   {"optimizer": {"step": np.array(steps), "stage": np.array(stage)}}, static)
+
+    assert stage_boundaries(fake([0, 10, 20, 30], [0, 0, 1, 1], 30)) == [(20, "L-BFGS")]
+    assert stage_boundaries(fake([0, 10, 20], [0, 0, 1], 20)) == []
+    assert stage_boundaries(fake([0, 10, 20], [0, 1, 1], 20, names=False)) == [(10, "stage 1")]
 
 
 def test_probe_stop_reason_converged(make_cfg, tmp_path):

@@ -1,5 +1,9 @@
 """Figures of pinn-analyze (matplotlib, no display needed). Each function writes one PNG and
-returns its path; a figure whose data the run lacks is skipped (returns None)."""
+returns its path; a figure whose data the run lacks is skipped (returns None).
+
+Every time-series panel of a run (SNR, entropy, Adam, and each other group's fields) marks where
+the optimizer changes stage (Adam -> L-BFGS, from ``/optimizer/stage``) with a dashed vertical
+line labelled with the new stage's name (:func:`stage_boundaries`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,6 +35,51 @@ def _shade(ax, summary: dict, last: float) -> None:
             ax.axvspan(a, b, color=PHASE_COLOURS[c], zorder=0, label=name)
 
 
+def stage_boundaries(run) -> list[tuple[int, str]]:
+    """-> [(step, name of the stage that starts there)] where the optimizer's stage changes.
+
+    Read from a series group with a ``stage`` field: the optimizer probe's (``/optimizer`` or a
+    group whose stage names ``/<group>_stage_names`` the probe wrote). The step is the first record
+    of the new stage: the first step taken in it when the records are consecutive there (the probe
+    records both sides of a fixed boundary such as ``adam_steps``), else the boundary lies after
+    the previous record. A change only at the final record (a run that ended exactly where the
+    next stage would begin: no step was taken in it) is not a boundary. Plain optimizers record a
+    constant stage: no boundaries."""
+    out = []
+    for group, data in run.series.items():
+        names_key = f"{group}_stage_names"
+        if "stage" not in data or not (group == "optimizer" or names_key in run.static):
+            continue
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in run.static.get(names_key, [])]
+        steps, stage = np.asarray(data["step"]), np.asarray(data["stage"])
+        taken = run.attrs.get("steps")
+        for i in np.flatnonzero(stage[1:] != stage[:-1]) + 1:
+            if taken is not None and steps[i] >= int(taken):
+                continue
+            k = int(stage[i])
+            out.append((int(steps[i]), names[k] if 0 <= k < len(names) else f"stage {k}"))
+        break
+    return out
+
+
+def _mark_stages(ax, boundaries: list[tuple[int, str]]) -> None:
+    """Dashed vertical lines at the stage boundaries inside the panel's x range (x is step + 1),
+    each labelled with the new stage's name; the panel's x range is left as it was."""
+    if not boundaries:
+        return
+    lo, hi = ax.get_xlim()
+    beside = matplotlib.transforms.offset_copy(ax.get_xaxis_transform(), ax.figure, x=2,
+                                               units="points")    # 2 pt right of the line
+    for step, name in boundaries:
+        x = step + 1
+        if lo <= x <= hi:
+            ax.axvline(x, color="0.25", lw=0.9, ls="--", zorder=3)
+            ax.text(x, 0.97, name, transform=beside, rotation=90, va="top", ha="left",
+                    fontsize=7, color="0.25")
+    ax.set_xlim(lo, hi)
+
+
 def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None):
     data = smoothed_snr(run, params)
     if data is None:
@@ -56,6 +105,7 @@ def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None)
         m = run.series["metrics"]
         ax2.loglog(m["step"] + 1, m["rel_l2"], color="tab:blue", lw=1.5, label="rel-L2")
         ax2.set_ylabel("relative L2 error", color="tab:blue")
+    _mark_stages(ax, stage_boundaries(run))
     ax.legend(fontsize=7, loc="lower left", ncol=2)
     ax.set_title(_title(summary))
     return _save(fig, out / "snr.png")
@@ -91,8 +141,10 @@ def entropy_figure(run, summary: dict, out: Path):
     for l in range(e["per_layer"].shape[1]):
         a.semilogx(e["step"] + 1, e["per_layer"][:, l], label=f"layer {l + 1}")
         b.semilogx(e["step"] + 1, e["saturation"][:, l], label=f"layer {l + 1}")
+    boundaries = stage_boundaries(run)
     for ax in (a, b):
         _shade(ax, summary, e["step"][-1] + 1)
+        _mark_stages(ax, boundaries)
         ax.set_xlabel("step + 1")
     a.set_ylabel("H(T) [bits]")
     b.set_ylabel("saturation")
@@ -111,6 +163,7 @@ def adam_figure(run, summary: dict, out: Path):
     ax.loglog(s["step"] + 1, s["adam"], lw=1.2, label="Adam SNR")
     ax.loglog(s["step"] + 1, s["adam_step"], lw=1.2, label="mean effective step / lr")
     ax.axhline(1, color="r", lw=0.8, ls="--")
+    _mark_stages(ax, stage_boundaries(run))
     ax.set_xlabel("step + 1")
     ax.legend(fontsize=8)
     ax.set_title(_title(summary))
@@ -147,12 +200,14 @@ def series_figure(run, group: str, summary: dict, out: Path):
         return None
     fig, axes = plt.subplots(len(fields), 1, figsize=(8, 2.2 * len(fields)), squeeze=False)
     x = data["step"] + 1
+    boundaries = stage_boundaries(run)
     for ax, k in zip(axes[:, 0], fields):
         v = data[k].reshape(len(x), -1)
         positive = np.all(v[np.isfinite(v)] > 0)
         for j in range(v.shape[1]):
             (ax.loglog if positive else ax.semilogx)(x, v[:, j], lw=1, label=f"{j + 1}" if v.shape[1] > 1 else None)
         ax.set_ylabel(k, fontsize=8)
+        _mark_stages(ax, boundaries)
     axes[-1, 0].set_xlabel("step + 1")
     axes[0, 0].set_title(f"/{group}: {_title(summary)}")
     return _save(fig, out / f"{group}.png")

@@ -30,7 +30,10 @@ class AdamThenLBFGS(torch.optim.Optimizer):
 
     Attributes:
         steps: steps taken so far; ``stage``: 0 (Adam) while steps < K, then 1 (L-BFGS).
+        stage_names: the stages' names, for figures.
     """
+
+    stage_names = ("Adam", "L-BFGS")
 
     def __init__(self, params, adam: torch.optim.Adam, lbfgs: torch.optim.LBFGS, adam_steps: int):
         super().__init__(params, {})
