@@ -29,7 +29,7 @@ def real_run(tmp_path_factory, ref_cache):
 def test_real_run_end_to_end(real_run, capsys):
     assert main([str(real_run)]) == 0
     s = json.loads((real_run / "analysis" / "summary.json").read_text())
-    assert s["schema"] == 2 and s["status"] == "done" and s["missing"] == []
+    assert s["schema"] == 3 and s["status"] == "done" and s["missing"] == []
     assert set(s["phases"]) >= {"fitting_to_diffusion", "total_diffusion", "started_in_fitting"}
     assert s["final"]["rel_l2"] > 0
     assert {p.rsplit("/", 1)[-1] for p in s["figures"]} >= {"snr.png", "residual_maps.png",

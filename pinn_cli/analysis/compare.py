@@ -34,6 +34,42 @@ def comparison_rows(summaries: list[dict]) -> list[dict]:
     return rows
 
 
+ONSETS = ("fitting_to_diffusion", "total_diffusion")
+PHASE_SERIES_COLUMNS = ("run", "label", "seed", "onset", "step", "group", "field", "component",
+                        "before", "after", "records_before", "records_after")
+
+
+def phase_series_rows(summaries: list[dict]) -> list[dict]:
+    """The per-phase summary of every run in long form (``phase_series.csv``): one row per run,
+    onset reached, group, field and component (1, 2, ... for a vector field, as in the figures'
+    legends; empty for a scalar), with its median before and after the onset. Whatever groups
+    and fields the runs have, the columns are PHASE_SERIES_COLUMNS."""
+    rows = []
+    for s in summaries:
+        c = s["config"]
+        for onset in ONSETS:
+            d = s.get("phases", {}).get(onset) or {}
+            for group, entry in (d.get("series") or {}).items():
+                n = {side: (entry.get(side) or {}).get("records") for side in ("before", "after")}
+                for field, v in entry.get("fields", {}).items():
+                    for component, before, after in _components(v.get("before"), v.get("after")):
+                        rows.append({"run": s["run"], "label": c["label"], "seed": c.get("seed"),
+                                     "onset": onset, "step": d.get("step"), "group": group,
+                                     "field": field, "component": component,
+                                     "before": before, "after": after,
+                                     "records_before": n["before"], "records_after": n["after"]})
+    return rows
+
+
+def _components(before, after) -> list[tuple]:
+    """[(component, before, after)]: one ("", b, a) for scalars, (1, b[0], a[0]), ... for vectors."""
+    if not isinstance(before, list) and not isinstance(after, list):
+        return [("", before, after)]
+    width = max(len(x) for x in (before, after) if isinstance(x, list))
+    at = lambda x, j: (x[j] if j < len(x) else None) if isinstance(x, list) else x
+    return [(j + 1, at(before, j), at(after, j)) for j in range(width)]
+
+
 def _stats(values) -> tuple[float | None, float | None]:
     v = [x for x in values if x is not None]
     return (float(np.mean(v)), float(np.std(v))) if v else (None, None)

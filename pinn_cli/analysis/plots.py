@@ -192,8 +192,9 @@ KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy")
 
 
 def series_figure(run, group: str, summary: dict, out: Path):
-    """Any other group (a user's own probe, the weights): each field against the step, one
-    line per component, on log axes where the values are positive."""
+    """Any other group (a user's own probe, the weights, the terms): each field against the step,
+    one line per component, on log axes where the values are positive; the detected phases
+    shaded as on the other panels (legend on the top panel)."""
     data = run.series[group]
     fields = [k for k, v in data.items() if k != "step" and v.ndim <= 2 and v.size]
     if not fields:
@@ -207,7 +208,10 @@ def series_figure(run, group: str, summary: dict, out: Path):
         for j in range(v.shape[1]):
             (ax.loglog if positive else ax.semilogx)(x, v[:, j], lw=1, label=f"{j + 1}" if v.shape[1] > 1 else None)
         ax.set_ylabel(k, fontsize=8)
+        _shade(ax, summary, x[-1])
         _mark_stages(ax, boundaries)
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(fontsize=6, ncol=6, loc="best")
     axes[-1, 0].set_xlabel("step + 1")
     axes[0, 0].set_title(f"/{group}: {_title(summary)}")
     return _save(fig, out / f"{group}.png")

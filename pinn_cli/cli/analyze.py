@@ -4,7 +4,8 @@ Each PATH is a run folder, a ``run.h5``, or any folder above runs (a sweep): eve
 below it is analysed. Per run: ``analysis/summary.json`` and PNG figures in the run folder (or
 under ``--out`` when the runs' folders cannot be written, e.g. an archive), and a row of the
 table on the terminal. With several runs: ``comparison.csv``, ``comparison.json`` (mean onsets
-and errors per configuration, and ratios of every option against the default) and
+and errors per configuration, and ratios of every option against the default),
+``phase_series.csv`` (every run's series before and after each onset, one row per value) and
 ``overlay.png`` in ``--out`` (default: ``SWEEP/analysis`` for one sweep folder, else
 ``./analysis``). A file that cannot be read gets one line on stderr; the other runs are still
 analysed, and the exit code is 1. ``--watch`` follows runs that are still training (a sweep's
@@ -25,7 +26,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pinn_cli.analysis.compare import comparison_rows, group_table, ratios
+from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, group_table,
+                                       phase_series_rows, ratios)
 from pinn_cli.analysis.phases import PhaseParams
 from pinn_cli.analysis.summary import analyze_run
 from pinn_cli.errors import PinnError
@@ -175,6 +177,10 @@ def _compare(done, out: Path, params, figures: bool, console) -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    with open(out / "phase_series.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=PHASE_SERIES_COLUMNS)
+        w.writeheader()
+        w.writerows(phase_series_rows(summaries))
     groups = group_table(summaries)
     rel = ratios(groups)
     (out / "comparison.json").write_text(json.dumps({"runs": rows, "groups": groups, "ratios": rel},
