@@ -133,7 +133,7 @@ def overhead(args) -> None:
     med = alternating({"plain": lambda: step(0), "capture": lambda: step(b),
                        "capture_one_piece": lambda: step(b, True)}, args.repeats)
     out = step(b)
-    state = StepState(0, out.loss, out.terms, out.residuals, 1e-3, 0.0, {}, out.batch_grads)
+    state = StepState(0, out.loss, out.terms, out.residuals, 1e-3, 0.0, {}, out.batch_moments)
     probe = {p.group: p for p in tr.recorder.probes}
     rec = {g: median_time(lambda p=probe[g]: p.record(tr.ctx, state), args.repeats) for g in ("snr", "terms")}
     plain = med["plain"]

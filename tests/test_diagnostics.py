@@ -8,6 +8,7 @@ import torch
 
 from pinn_cli.diagnostics.adam import adam_snr
 from pinn_cli.diagnostics.entropy import layer_entropy
+from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.diagnostics.residuals import homogeneity
 from pinn_cli.diagnostics.snr import snr_stats
 from pinn_cli.errors import ConfigError
@@ -24,18 +25,19 @@ def test_fast_snr_equals_naive_loop(make_cfg, tmp_path, pde, weighting, chunk):
     tr = Trainer(cfg, tmp_path)
     if weighting == "rba":  # weights far from uniform, so re-weighting matters
         tr.weighting.lam = torch.rand(tr.objective.n_res, dtype=torch.float64)
-    fast = tr.objective.backward(0, update=False, capture=8).batch_grads
-    naive = tr.objective.batch_gradients(8)
-    for f, n in zip(fast, naive):
-        assert f.shape == n.shape == (8, *f.shape[1:])
+    fast = tr.objective.backward(0, update=False, capture=8).batch_moments
+    naive = BatchMoments.from_batches(tr.objective.batch_gradients(8))
+    assert fast.count == naive.count == 8
+    for f, n in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
+        assert f.shape == n.shape
         assert ((f - n).norm() / n.norm()).item() < 1e-10
     sf, sn = snr_stats(fast), snr_stats(naive)
     for k in sf:
         torch.testing.assert_close(sf[k], sn[k], rtol=1e-5, atol=0)
     # the mean of the batch gradients is the full-batch gradient
     full = [w.grad for w in tr.model.weight_matrices()]
-    for f, g in zip(fast, full):
-        torch.testing.assert_close(f.mean(0), g)
+    for f, g in zip(naive.mean, full):
+        torch.testing.assert_close(f, g)
 
 
 def _batch_gradients_by_definition(tr, batches):
@@ -67,16 +69,17 @@ def test_both_snr_paths_see_the_updated_weights(make_cfg, tmp_path, engine):
     cfg = make_cfg("pde=allen_cahn", "weighting=rba", "weighting.init=residual", "dtype=float64",
                    "diagnostics=paper", "diagnostics.snr.batches=8", f"engine={engine}")
     tr = Trainer(cfg, tmp_path)
-    got = tr.objective.backward(0, update=True, capture=8).batch_grads
-    want = _batch_gradients_by_definition(tr, 8)
-    for g, w in zip(got, want):
+    got = tr.objective.backward(0, update=True, capture=8).batch_moments
+    want = BatchMoments.from_batches(_batch_gradients_by_definition(tr, 8))
+    assert got.count == 8
+    for g, w in zip([*got.mean, *got.var], [*want.mean, *want.var]):
         assert ((g - w).norm() / w.norm()).item() < 1e-10
 
 
 def test_fast_snr_float32_agrees_to_1e5(make_cfg, tmp_path):
     cfg = make_cfg("diagnostics=paper", "diagnostics.snr.batches=16")
     tr = Trainer(cfg, tmp_path)
-    fast = tr.objective.backward(0, update=False, capture=16).batch_grads
+    fast = tr.objective.backward(0, update=False, capture=16).batch_moments
     sf, sn = snr_stats(fast), snr_stats(tr.objective.batch_gradients(16))
     assert abs(sf["global"] / sn["global"] - 1) < 1e-5
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pinn_cli.cli import train
+from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.errors import ConfigError
 from pinn_cli.models.fields import Field
 from pinn_cli.models.mlp import MLP
@@ -119,7 +120,9 @@ def test_a_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, loss, weig
         torch.testing.assert_close(res.loss, out[0][0].loss, rtol=1e-12, atol=0)
         for a, b in zip(grads, out[0][1]):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
-        for a, b in zip(res.batch_grads, out[0][0].batch_grads):
+        m, ref = res.batch_moments, out[0][0].batch_moments
+        assert m.count == ref.count == 8
+        for a, b in zip([*m.mean, *m.var], [*ref.mean, *ref.var]):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
 
 
@@ -133,11 +136,12 @@ def test_fast_snr_batch_gradients_equal_the_naive_path_for_huber(make_cfg, tmp_p
     tr = Trainer(make_cfg(*pde, "dtype=float64", f"objective={objective}", "objective.loss=huber",
                           "objective.delta=0.2", "chunk_size=64", "weighting=rba",
                           "weighting.init=residual", "diagnostics.snr.batches=8"), tmp_path)
-    fast = tr.objective.backward(0, update=True, capture=8).batch_grads
+    fast = tr.objective.backward(0, update=True, capture=8).batch_moments
     assert tr.objective.fast_capture                      # the shares came from the step's backward
-    naive = tr.objective.batch_gradients(8)
-    for a, b in zip(fast, naive):
-        assert a.shape[0] == 8
+    assert len(tr.objective.chunks()) > 1                 # merged over chunks
+    naive = BatchMoments.from_batches(tr.objective.batch_gradients(8))
+    assert fast.count == 8
+    for a, b in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
 
 

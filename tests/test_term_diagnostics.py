@@ -99,7 +99,7 @@ def test_probe_records_the_terms_of_a_step(make_cfg, tmp_path):
     obj = tr.objective
     out = obj.backward(0, capture=8)
     rec = probe.record(tr.ctx, StepState(0, out.loss, out.terms, out.residuals, 0.0, 0.0, {},
-                                         out.batch_grads))
+                                         out.batch_moments))
     weights = tr.model.weight_matrices()
     conds = tr.pde.conditions(tr.field, obj.points)
     parts = {"res": {"res": tr.pde.residual(tr.field, obj.points["res"])},

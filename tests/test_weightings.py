@@ -43,7 +43,9 @@ def test_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, weighting, c
             torch.testing.assert_close(stats[k], out[0][2][k], rtol=1e-12, atol=0)
         for k in w:
             torch.testing.assert_close(w[k], out[0][3][k], rtol=1e-12, atol=0)
-        for a, b in zip(res.batch_grads or [], out[0][0].batch_grads or []):
+        m, ref = res.batch_moments, out[0][0].batch_moments
+        assert (m is None) == (ref is None)
+        for a, b in zip([*m.mean, *m.var] if m else [], [*ref.mean, *ref.var] if ref else []):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
         for k, g in (res.term_grads or {}).items():
             for a, b in zip(g, out[0][0].term_grads[k]):

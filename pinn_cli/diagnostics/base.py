@@ -12,7 +12,8 @@ A probe owns one series group of the run file, named after its key in the diagno
   ``static(ctx)``: datasets written once (grids, axes);
 - ``before(ctx, step)``: what must be measured before the step's update (it describes the
   parameters the step starts from); ``record(ctx, state)``: one record, host arrays;
-- ``needs_capture``: the probe needs the SNR batch gradients of the step (``state.batch_grads``);
+- ``needs_capture``: the probe needs the SNR batch gradients of the step (their elementwise
+  mean and variance, ``state.batch_moments``, :class:`pinn_cli.diagnostics.moments.BatchMoments`);
   ``batches`` says how many;
 - ``restore(data)``: a resumed run hands the probe its group's earlier records; ``status()``
   is a short text for the progress display; ``actions``: requests the trainer carries out after
@@ -32,6 +33,7 @@ import torch
 
 from pinn_cli.config.schema import NonNegInt
 from pinn_cli.diagnostics.cadence import Cadence
+from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.runfile import SeriesSpec
 
 
@@ -46,7 +48,7 @@ class StepState:
     lr: float
     wall_time: float
     before: dict = field(default_factory=dict)        # group -> what Probe.before measured
-    batch_grads: list | None = None          # (B, out, in) per weight matrix, when captured
+    batch_moments: BatchMoments | None = None   # BatchMoments of the SNR batch gradients, when captured
 
 
 class Probe:

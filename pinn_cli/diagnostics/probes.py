@@ -69,7 +69,7 @@ class SNRProbe(Probe):
         return SeriesSpec(fields)
 
     def record(self, ctx, state):
-        values = snr_stats(state.batch_grads)
+        values = snr_stats(state.batch_moments)
         if has_adam_state(ctx.optimizer):
             adam = adam_snr(ctx.optimizer)
             values.update(adam=adam["snr"], adam_step=adam["mean_step"])

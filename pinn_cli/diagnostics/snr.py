@@ -21,29 +21,37 @@ terms, whose rows are outside the residual forward) is common to all batches. He
     g_b = (N / n) C_b + (dL/dW - sum_b C_b),
 
 every batch gradient from the training step's own backward pass plus one batched matmul per layer.
-It is measured at the parameters the step starts from (the paper measures after the step: one
-Adam step apart). The naive path, one backward per batch
-(:meth:`pinn_cli.training.objective.Objective.batch_gradients`), is kept as the reference and as
-the fallback for models without streams.
+Only the elementwise mean and variance over the batches are kept
+(:class:`pinn_cli.diagnostics.moments.BatchMoments`): each chunk's shares are merged into the
+moments of the C_b as the chunk's backward ends, and var_b(g) = (N / n)^2 var_b(C), mean_b(g) =
+dL/dW, so what the capture holds is bounded by the chunk, not B P. It is measured at the
+parameters the step starts from (the paper measures after the step: one Adam step apart). The
+naive path, one backward per batch (:meth:`pinn_cli.training.objective.Objective.batch_gradients`,
+every gradient kept), is kept as the reference; the same loop merging each gradient into the
+moments (``Objective.batch_moments``) is the fallback for models without streams.
 """
 from __future__ import annotations
 
 import torch
 
+from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.errors import ConfigError
 
 
-def snr_stats(grads: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+def snr_stats(moments) -> dict[str, torch.Tensor]:
     """Statistics of batch gradients.
 
     Args:
-        grads: one (B, *shape_l) tensor per weight matrix: the B batch gradients.
+        moments: their :class:`BatchMoments`, or one (B, *shape_l) tensor per weight matrix: the
+            B batch gradients.
 
     Returns:
-        ``global`` (), ``per_layer`` (L,), ``order`` () and ``order_per_layer`` (L,), on the device.
+        ``global`` (), ``per_layer`` (L,), ``order`` () and ``order_per_layer`` (L,), on the
+        device, float64.
     """
-    mu2 = torch.stack([g.mean(0).square().sum() for g in grads])                   # (L,)
-    var = torch.stack([g.var(0, unbiased=False).sum() for g in grads])             # (L,) ||sigma_l||^2
+    moments = BatchMoments.of(moments)
+    mu2 = torch.stack([m.square().sum() for m in moments.mean])                    # (L,)
+    var = torch.stack([v.sum() for v in moments.var])                              # (L,) ||sigma_l||^2
     snr_l = mu2.sqrt() / var.sqrt()
     order_l = mu2.sqrt() / (mu2 + var).sqrt()
     return {"global": mu2.sum().sqrt() / var.sum().sqrt(), "per_layer": snr_l,
@@ -86,24 +94,4 @@ def chunk_shares(taps, n_layers: int, per_batch: int) -> list[torch.Tensor]:
                 gk = z.grad[k].reshape(n_c // per_batch, per_batch, -1).transpose(1, 2)
                 share = gk @ hk if share is None else share.baddbmm_(gk, hk)
         out.append(share)
-    return out
-
-
-def batch_gradients_from_shares(shares: list[list[torch.Tensor]], weights: list[torch.Tensor],
-                                batches: int) -> list[torch.Tensor]:
-    """g_b = (N / n) C_b + (dL/dW - sum_b C_b) for every batch and weight matrix.
-
-    Args:
-        shares: per chunk, :func:`chunk_shares`'s list; the chunks in point order.
-        weights: the weight matrices, whose ``.grad`` holds the full-loss gradient dL/dW.
-        batches: B.
-
-    Returns:
-        one (B, out, in) tensor per layer.
-    """
-    out = []
-    for l, w in enumerate(weights):
-        share = torch.cat([c[l] for c in shares]) if len(shares) > 1 else shares[0][l]   # (B, out, in)
-        common = w.grad - share.sum(0)                      # (out, in): the condition terms
-        out.append(share.mul_(batches).add_(common))
     return out

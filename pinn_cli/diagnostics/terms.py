@@ -6,7 +6,8 @@ Inputs of one record (all over the weight matrices, biases excluded, as the SNR)
   the step's ``.grad``, i.e. sum_b C_b of the SNR's fast path; each condition term from its own
   backward; ``Objective.term_grads``); sum_k g_k = G, the full gradient;
 - g_b, b = 1..B, the SNR's batch gradients (batch b: n = N / B interior points plus the whole
-  condition terms); mean_b g_b = G.
+  condition terms); mean_b g_b = G. Only their elementwise mean and variance are at hand
+  (:class:`pinn_cli.diagnostics.moments.BatchMoments`), which is all the statistics below need.
 
 Recorded (``TermProbe``, one group, e.g. ``/terms``):
 
@@ -45,6 +46,7 @@ import torch
 
 from pinn_cli.config.schema import Count
 from pinn_cli.diagnostics.base import Probe, host
+from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.diagnostics.snr import check_batches
 from pinn_cli.runfile import SeriesSpec
 
@@ -80,31 +82,33 @@ def alignment_score(vecs: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.where(k >= 2, score, math.nan)
 
 
-def noise_scale(batch_grads: list[torch.Tensor], per_batch: int) -> torch.Tensor:
-    """B_simple = n / (B - 1) sum_b ||g_b - G||^2 / ||G||^2 from B batch gradients of n points.
+def noise_scale(moments, per_batch: int) -> torch.Tensor:
+    """B_simple = n / (B - 1) sum_b ||g_b - G||^2 / ||G||^2 from B batch gradients of n points,
+    sum_b ||g_b - G||^2 being sum_l sum M2_l.
 
     Args:
-        batch_grads: one (B, *shape_l) tensor per weight matrix.
+        moments: the batch gradients' :class:`BatchMoments` (or one (B, *shape_l) tensor per
+            weight matrix).
         per_batch: n, points per batch.
     """
-    spread, signal = 0.0, 0.0
-    for g in batch_grads:
-        g = g.detach().double().reshape(len(g), -1)                      # (B, P_l)
-        mean = g.mean(0)                                                 # (P_l,)
-        spread = spread + (g - mean).square().sum()
-        signal = signal + mean.square().sum()
-    b = len(batch_grads[0])
-    return per_batch * spread / (b - 1) / signal
+    moments = BatchMoments.of(moments)
+    spread = sum(m.sum() for m in moments.m2)
+    signal = sum(m.square().sum() for m in moments.mean)
+    return per_batch * spread / (moments.count - 1) / signal
 
 
-def gsnr(batch_grads: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def gsnr(moments) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, median) over parameters of mean_b(g)^2 / var_b(g), population variance; the
-    parameters with var_b = 0 are left out (NaN if none is left)."""
+    parameters with var_b = 0 are left out (NaN if none is left).
+
+    Args:
+        moments: the batch gradients' :class:`BatchMoments` (or one (B, *shape_l) tensor per
+            weight matrix).
+    """
+    moments = BatchMoments.of(moments)
     ratios = []
-    for g in batch_grads:
-        g = g.detach().double().reshape(len(g), -1)                      # (B, P_l)
-        mean = g.mean(0)                                                 # (P_l,)
-        var = (g - mean).square().mean(0)        # (P_l,); two passes: 10x faster than .var(0)
+    for mean, var in zip(moments.mean, moments.var):
+        mean, var = mean.reshape(-1), var.reshape(-1)                    # (P_l,)
         ratios.append(torch.where(var > 0, mean.square() / var, math.nan))
     r = torch.cat(ratios)                                                # (P,), NaN: left out
     return r.nanmean(), r.nanmedian()
@@ -145,9 +149,9 @@ class TermProbe(Probe):
         vecs = {k: flat(weight_matrix_grads(ctx, g)) for k, g in ctx.objective.term_grads.items()}
         values = {f"norm_{k}": v for k, v in term_norms(vecs).items()}
         values.update({f"cos_{j}_{k}": c for (j, k), c in cosines(vecs).items()})
-        mean, median = gsnr(state.batch_grads)
-        per_batch = ctx.objective.n_res // len(state.batch_grads[0])
+        mean, median = gsnr(state.batch_moments)
+        per_batch = ctx.objective.n_res // state.batch_moments.count
         values.update(alignment=alignment_score(vecs),
-                      noise_scale=noise_scale(state.batch_grads, per_batch),
+                      noise_scale=noise_scale(state.batch_moments, per_batch),
                       gsnr=mean, gsnr_median=median)
         return host(values)

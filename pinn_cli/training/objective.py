@@ -24,10 +24,12 @@ One iteration (:meth:`Objective.backward`):
    equal one backward over all points (up to summation order).
 
 Batch-gradient SNR: the N interior points are B consecutive batches of N / B; batch b's loss is
-its re-weighted interior term plus the whole condition terms. ``capture=B`` returns every batch
-gradient, from the step's own backward where the field's derivative streams allow it
-(:func:`pinn_cli.diagnostics.snr.chunk_shares`), else by one backward per batch after the step's
-own (same parameters, same updated weights).
+its re-weighted interior term plus the whole condition terms. ``capture=B`` returns the
+elementwise mean and variance of the B batch gradients (:class:`BatchMoments`), from the step's
+own backward where the field's derivative streams allow it
+(:func:`pinn_cli.diagnostics.snr.chunk_shares`: each chunk's shares merged into the moments as
+the chunk ends, memory bounded by the chunk), else by one backward per batch after the step's
+own (same parameters, same updated weights; :meth:`Objective.batch_moments`).
 
 Per-term gradients. On a capturing step, and on a step where the weighting asks for them
 (``weighting.wants_term_grads(step)``, e.g. grad-norm balancing), the backward keeps each term's
@@ -42,7 +44,8 @@ from __future__ import annotations
 
 import torch
 
-from pinn_cli.diagnostics.snr import batch_gradients_from_shares, check_batches, chunk_shares
+from pinn_cli.diagnostics.moments import BatchMoments
+from pinn_cli.diagnostics.snr import check_batches, chunk_shares
 from pinn_cli.errors import ConfigError
 from pinn_cli.objective.losses import Rho, squared
 
@@ -54,13 +57,14 @@ class StepResult:
         loss: () the total loss.
         terms: {k: ()} each term's mean of rho(W[e_k]), as it enters the loss (times w_k).
         residuals: {k: (N_k,) or (N_k, q)} the pointwise residuals before weighting.
-        batch_grads: one (B, out, in) tensor per weight matrix, when captured; else None.
+        batch_moments: the :class:`BatchMoments` of the B batch gradients, when captured; else None.
         term_grads: {k: [one tensor per model parameter]} each term's gradient as it enters the
             loss, when captured or asked for by the weighting; else None.
     """
 
-    def __init__(self, loss, terms, residuals, batch_grads=None, term_grads=None):
-        self.loss, self.terms, self.residuals, self.batch_grads = loss, terms, residuals, batch_grads
+    def __init__(self, loss, terms, residuals, batch_moments=None, term_grads=None):
+        self.loss, self.terms, self.residuals = loss, terms, residuals
+        self.batch_moments = batch_moments
         self.term_grads = term_grads
 
 
@@ -151,16 +155,16 @@ class Objective:
             self.term_grads = grads
         if capture:
             weights = self.field.model.weight_matrices()
-            result.batch_grads = (batch_gradients_from_shares(shares, weights, capture) if fast
-                                  else self.batch_gradients(capture))
+            result.batch_moments = (BatchMoments.of_shares(shares, weights, capture) if fast
+                                    else self.batch_moments(capture))
         if wanted:
             self.weighting.term_gradients(grads, step)
         return result
 
     def _interior_backward(self, step, chunks, conds, pending, fast, capture):
         """The interior term chunk by chunk, each chunk's graph freed after its backward;
-        -> (loss (), {"res": ()}, residual chunks, SNR shares per chunk)."""
-        loss, terms, parts, shares = 0.0, {}, [], []
+        -> (loss (), {"res": ()}, residual chunks, the moments of the SNR shares C_b)."""
+        loss, terms, parts, shares = 0.0, {}, [], BatchMoments()
         engine = self.field.engine
         for rows in chunks:
             self.field.taps = [] if fast else None
@@ -175,8 +179,8 @@ class Objective:
                 if fast and not self.field.streamed:               # a derivative beyond streams
                     self.fast_capture = fast = False
                 if fast:
-                    shares.append(chunk_shares(self.field.taps, len(self.field.model.weight_matrices()),
-                                               self.n_res // capture))
+                    shares.add(chunk_shares(self.field.taps, len(self.field.model.weight_matrices()),
+                                            self.n_res // capture))
             finally:
                 self.field.taps, self.field.engine = None, engine
             loss = loss + part.detach()
@@ -221,15 +225,27 @@ class Objective:
         return closure, results
 
     def batch_gradients(self, batches: int) -> list[torch.Tensor]:
-        """The reference SNR path: one backward per batch -> one (B, *W.shape) per weight matrix."""
+        """The reference SNR path: one backward per batch -> one (B, *W.shape) per weight matrix
+        (every batch gradient kept: memory B P, for tests and benchmarks)."""
+        per_batch = list(self._each_batch_gradient(batches))
+        return [torch.stack([g[l] for g in per_batch]) for l in range(len(per_batch[0]))]
+
+    def batch_moments(self, batches: int) -> BatchMoments:
+        """The fallback SNR path for fields without derivative streams: one backward per batch,
+        each gradient merged into the moments at once (memory P, not B P)."""
+        acc = BatchMoments()
+        for g in self._each_batch_gradient(batches):
+            acc.add([x[None] for x in g])
+        return acc
+
+    def _each_batch_gradient(self, batches: int):
+        """Yield batch b's gradient (a tuple, one tensor per weight matrix), b = 0..B-1."""
         weights = self.field.model.weight_matrices()
         nb = check_batches(self.n_res, batches)
-        per_batch = []
         for b in range(batches):
             rows = slice(b * nb, (b + 1) * nb)
             loss, _ = self.loss(self.residuals(rows), rows)
-            per_batch.append(torch.autograd.grad(loss, weights))
-        return [torch.stack([g[l] for g in per_batch]) for l in range(len(weights))]
+            yield torch.autograd.grad(loss, weights)
 
     def evaluate(self) -> StepResult:
         """The loss at the current parameters and weights, without update or backward."""

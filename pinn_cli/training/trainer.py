@@ -153,7 +153,7 @@ class Trainer:
                 done = i + 1
                 if probes:
                     state = StepState(i, out.loss, out.terms, out.residuals, lr,
-                                      time.perf_counter() - t0, before, out.batch_grads)
+                                      time.perf_counter() - t0, before, out.batch_moments)
                     rec = self._record(probes, state).get("metrics", {})
                     last_err = rec.get("rel_l2", last_err)
                     if self._act(probes, done):
