@@ -90,9 +90,14 @@ def study(args) -> None:
 
 def report(out: Path) -> None:
     """The table of every run under ``out`` (``<experiment>/<weighting>_seed<S>/run.h5``)."""
-    rows = []
+    from pinn_cli.runfile import read_attrs
+
+    rows, unfinished = [], []
     for f in sorted(out.glob("*/*_seed*/run.h5")):
         weighting, seed = f.parent.name.rsplit("_seed", 1)
+        if read_attrs(f).get("status") != "done":        # running, stopped or failed: not counted
+            unfinished.append(f.parent)
+            continue
         rows.append({"experiment": f.parent.parent.name, "weighting": weighting, "seed": int(seed),
                      **describe_run(f.parent)})
     (out / "study.json").write_text(json.dumps(rows, indent=1, default=float))
@@ -105,6 +110,40 @@ def report(out: Path) -> None:
               f"{fmt(r['align_before'], '.2f'):>9}{fmt(r['align_after'], '.2f'):>9}")
     print("align< / align>=: mean alignment score before / from the total-diffusion onset "
           "(no onset: first / second half of the run)")
+    print(summary_table(rows))
+    if unfinished:
+        print(f"not counted (not done): {', '.join(str(p.relative_to(out)) for p in unfinished)}")
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Per experiment and weighting, over seeds: onsets (how many runs reach each, their mean),
+    final rel-L2 mean +- std (and the ratio to ``none``), ms per step, alignment before/after."""
+    def mean(vals, spec=".3g"):
+        vals = [v for v in vals if v is not None]
+        return "-" if not vals else format(statistics.mean(vals), spec)
+
+    def spread(vals):
+        vals = [v for v in vals if v is not None]
+        if not vals:
+            return "-"
+        return f"{statistics.mean(vals):.3g} ± {statistics.pstdev(vals):.2g}"
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["experiment"], r["weighting"]), []).append(r)
+    lines = ["| experiment | weighting | seeds | F→D (runs: mean) | →TD (runs: mean) | final rel-L2 "
+             "| vs none | ms/step | alignment before / after |", "|---|---|---|---|---|---|---|---|---|"]
+    for (e, w), rs in sorted(groups.items()):
+        base = [r["final_rel_l2"] for r in groups.get((e, "none"), [])]
+        ratio = (f"{statistics.mean(r['final_rel_l2'] for r in rs) / statistics.mean(base):.2f}x"
+                 if base else "-")
+        onset = {k: [r[k] for r in rs if r[k] is not None] for k in ("fitting_end", "total_diffusion")}
+        lines.append(f"| {e} | {w} | {len(rs)} | {len(onset['fitting_end'])}: {mean(onset['fitting_end'], '.0f')} "
+                     f"| {len(onset['total_diffusion'])}: {mean(onset['total_diffusion'], '.0f')} "
+                     f"| {spread(r['final_rel_l2'] for r in rs)} | {ratio} "
+                     f"| {mean((r['ms_per_step'] for r in rs), '.0f')} "
+                     f"| {mean((r['align_before'] for r in rs), '.2f')} / {mean((r['align_after'] for r in rs), '.2f')} |")
+    return "\n".join(lines)
 
 
 def overhead(args) -> None:
