@@ -68,22 +68,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import read_attrs, read_run
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+from studylib import BIN, ENV, onsets, pending, spread, train_all
+
 EXPERIMENT = "cpu_allen_cahn"
 PERIODIC_X = ["model.periodic_axes=[1]", "model.periods=[2.0]"]
 MODELS = {
@@ -96,8 +93,6 @@ MODELS = {
 OPTIMIZERS = ("adam_cpu", "adam_lbfgs", "soap")
 WEIGHTINGS = {"none": ["weighting=none"],
               "rba": ["weighting=rba", "weighting.gamma=0.99", "weighting.eta=0.01"]}
-FINISHED = ("done", "diverged")
-CHECKPOINT = Path("checkpoints") / "last.pt"
 
 
 def optimizer_overrides(name: str, iterations: int) -> list[str]:
@@ -124,39 +119,13 @@ def parse_folder(name: str) -> dict | None:
     return {"model": parts[0], "optimizer": parts[1], "weighting": parts[2], "seed": int(parts[3][4:])}
 
 
-def status_of(folder: Path) -> str | None:
-    try:
-        return read_attrs(folder / "run.h5").get("status")
-    except (PinnError, OSError):
-        return None
-
-
 # ---- the study ----------------------------------------------------------------------------------
-STOP = threading.Event()          # Ctrl-C: the running runs stop themselves, no new one starts
-
-
-def train_one(folder: Path, combo: tuple, iterations: int, extra: list[str], log) -> dict:
+def command(folder: Path, combo: tuple, iterations: int, extra: list[str]) -> list[str]:
     model, optimizer, weighting, seed = combo
-    if STOP.is_set():
-        return {"folder": folder, "status": status_of(folder), "trained": False}
-    status = status_of(folder)
-    if status in FINISHED:
-        return {"folder": folder, "status": status, "trained": False}
-    if folder.exists() and not (folder / CHECKPOINT).exists():
-        log(f"  {folder.name}: stopped before its first checkpoint ({status}); starting over")
-        shutil.rmtree(folder)
-    resumed = folder.exists()
-    cmd = [str(BIN / "pinn-train"), f"+experiment={EXPERIMENT}", *MODELS[model],
-           *optimizer_overrides(optimizer, iterations), *WEIGHTINGS[weighting], f"seed={seed}",
-           f"iterations={iterations}", "threads=1", "checkpoint_every=500",
-           f"hydra.run.dir={folder}", *extra]
-    t0 = time.perf_counter()
-    with open(folder.parent / f"{folder.name}.log", "a") as out:
-        rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=ENV).returncode
-    status = status_of(folder)
-    log(f"  {folder.name}: {status} (exit {rc}{', resumed' if resumed else ''}) in "
-        f"{(time.perf_counter() - t0) / 60:.1f} min")
-    return {"folder": folder, "status": status, "trained": True}
+    return [str(BIN / "pinn-train"), f"+experiment={EXPERIMENT}", *MODELS[model],
+            *optimizer_overrides(optimizer, iterations), *WEIGHTINGS[weighting], f"seed={seed}",
+            f"iterations={iterations}", "threads=1", "checkpoint_every=500",
+            f"hydra.run.dir={folder}", *extra]
 
 
 def study(args) -> None:
@@ -170,34 +139,12 @@ def study(args) -> None:
         if bad:
             raise SystemExit(f"unknown {name} {bad}: choose from {', '.join(known)}")
     combos = [(m, o, w, s) for m in models for o in optimizers for w in weightings for s in seeds]
-    todo = [c for c in combos if status_of(out / folder_name(*c)) not in FINISHED]
-    for c in combos:
-        if c not in todo:
-            its = read_attrs(out / folder_name(*c) / "run.h5").get("iterations")
-            if its is not None and int(its) != args.iterations:
-                print(f"  {folder_name(*c)}: kept as it is (finished with {its} iterations)")
+    todo = pending(out, [folder_name(*c) for c in combos], args.iterations)
+    combo_of = {folder_name(*c): c for c in combos}
     print(f"{len(combos)} runs in {out}: {len(combos) - len(todo)} finished already, "
           f"{len(todo)} to train ({args.n_jobs} at a time, {args.iterations} iterations)", flush=True)
-    t0 = time.perf_counter()
-    log = lambda msg: print(msg, flush=True)
-
-    def stop(signum, frame):     # the runs (same process group) get the Ctrl-C themselves
-        if STOP.is_set():
-            raise KeyboardInterrupt
-        STOP.set()
-        log("Ctrl-C: the running runs checkpoint and stop, no further run starts (again: quit)")
-
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
-        with ThreadPoolExecutor(max(1, args.n_jobs)) as pool:
-            list(pool.map(lambda c: train_one(out / folder_name(*c), c, args.iterations,
-                                              args.overrides, log), todo))
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    print(f"training: {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
-    if STOP.is_set():
-        raise SystemExit(f"stopped: the same command continues the study; the tables so far: "
-                         f"python {sys.argv[0]} --report {out}")
+    jobs = [(out / n, command(out / n, combo_of[n], args.iterations, args.overrides)) for n in todo]
+    train_all(jobs, args.n_jobs, f"python {sys.argv[0]} --report {out}")
     report(out, figures=not args.no_figures)
 
 
@@ -251,22 +198,6 @@ def phase_rows(out: Path) -> dict[str, dict]:
     return rows
 
 
-def spread(values, spec: str = ".2e") -> str:
-    v = [x for x in values if x is not None]
-    if not v:
-        return "-"
-    sd = statistics.pstdev(v) if len(v) > 1 else 0.0
-    return f"{statistics.mean(v):{spec}} +- {sd:{spec}} (n={len(v)})"
-
-
-def onsets(values, n: int) -> str:
-    v = [x for x in values if x is not None]
-    if not v:
-        return f"- (0/{n})"
-    sd = statistics.pstdev(v) if len(v) > 1 else 0.0
-    return f"{statistics.mean(v):,.0f} +- {sd:,.0f} ({len(v)}/{n})"
-
-
 def report(out: Path, figures: bool = True) -> list[dict]:
     """pinn-analyze over ``out``, then both tables (printed, and in out/architecture_study.md)."""
     if not any(out.glob("*/run.h5")):
@@ -308,9 +239,9 @@ def report(out: Path, figures: bool = True) -> list[dict]:
         state = f"{done}/{len(rs)} done" + "".join(
             f", {r['status']} at {r['steps']}" for r in rs if r["status"] != "done")
         ms = [r["ms_per_step"] for r in rs if r["ms_per_step"] is not None]
-        lines.append(f"| {' | '.join(k)} | {spread(r['final_rel_l2'] for r in rs)} | "
-                     f"{statistics.mean(ms):.1f} | {state} |" if ms else
-                     f"| {' | '.join(k)} | {spread(r['final_rel_l2'] for r in rs)} | - | {state} |")
+        err = spread((r["final_rel_l2"] for r in rs), ".2e")
+        lines.append(f"| {' | '.join(k)} | {err} | {statistics.mean(ms):.1f} | {state} |" if ms else
+                     f"| {' | '.join(k)} | {err} | - | {state} |")
     lines += ["", "ms/step: the run file's wall_time / steps, one thread, with the `paper` "
               "diagnostics, evaluations and checkpoints included (adam_lbfgs: L-BFGS steps take "
               "several loss evaluations). A run not finished counts with its last record.", "",

@@ -93,15 +93,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import signal
-import statistics
-import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -110,8 +103,9 @@ import yaml
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import read_attrs, read_run
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+import studylib
+from studylib import BIN, pending, train_all
+
 EXPERIMENT = "cpu_allen_cahn"
 PARTS = ("regression", "losses", "depth")
 DEFAULT_SEEDS = {"regression": [0, 1, 2], "losses": [0], "depth": [0]}
@@ -121,8 +115,6 @@ WEIGHTINGS = {"none": ["weighting=none"],
               "rba": ["weighting=rba", "weighting.gamma=0.99", "weighting.eta=0.01"]}
 DEPTHS = (2, 4, 6, 8)
 BASE = {"objective": "pinn", "loss": "squared", "weighting": "none", "depth": 4}
-FINISHED = ("done", "diverged")
-CHECKPOINT = Path("checkpoints") / "last.pt"
 PLAN_FILE = "beyond_study.json"
 # keys the study sets itself: not accepted as extra overrides
 RESERVED = ("objective", "objective.loss", "weighting", "weighting.gamma", "weighting.eta",
@@ -207,13 +199,6 @@ def wanted_runs(out: Path) -> dict[str, list[str]]:
         return {part: list(map(folder_name, rs)) for part, rs in plan_runs(default_plan()).items()}
 
 
-def status_of(folder: Path) -> str | None:
-    try:
-        return read_attrs(folder / "run.h5").get("status")
-    except (PinnError, OSError):
-        return None
-
-
 def differing_overrides(folder: Path, expected: list[str]) -> tuple[list, list] | None:
     """(in the run only, expected only) when the run in ``folder`` was made with other overrides
     than ``expected`` (the run length aside); None when they agree or cannot be read."""
@@ -227,28 +212,9 @@ def differing_overrides(folder: Path, expected: list[str]) -> tuple[list, list] 
 
 
 # ---- the study ----------------------------------------------------------------------------------
-STOP = threading.Event()          # Ctrl-C: the running runs stop themselves, no new one starts
-
-
 def command(folder: Path, r: dict, iterations: int, extra: list[str]) -> list[str]:
     return [str(BIN / "pinn-train"), *settings(r), f"iterations={iterations}", "threads=1",
             "checkpoint_every=500", f"hydra.run.dir={folder}", *extra]
-
-
-def train_one(folder: Path, r: dict, iterations: int, extra: list[str], log) -> None:
-    if STOP.is_set():
-        return
-    status = status_of(folder)
-    if folder.exists() and not (folder / CHECKPOINT).exists():
-        log(f"  {folder.name}: stopped before its first checkpoint ({status}); starting over")
-        shutil.rmtree(folder)
-    resumed = folder.exists()
-    t0 = time.perf_counter()
-    with open(folder.parent / f"{folder.name}.log", "a") as out:
-        rc = subprocess.run(command(folder, r, iterations, extra), stdout=out,
-                            stderr=subprocess.STDOUT, env=ENV).returncode
-    log(f"  {folder.name}: {status_of(folder)} (exit {rc}{', resumed' if resumed else ''}) in "
-        f"{(time.perf_counter() - t0) / 60:.1f} min")
 
 
 def study(args) -> None:
@@ -286,35 +252,12 @@ def study(args) -> None:
         raise SystemExit(f"{out} holds runs made with other overrides; use another --out:\n"
                          + "\n".join(refused))
     write_plan(out, plan)
-    todo = [n for n in runs if status_of(out / n) not in FINISHED]
-    for n in runs:
-        if n not in todo:
-            its = read_attrs(out / n / "run.h5").get("iterations")
-            if its is not None and int(its) != args.iterations:
-                print(f"  {n}: kept as it is (finished with {its} iterations)")
+    todo = pending(out, list(runs), args.iterations)
     print(f"{len(runs)} distinct runs in {out} (parts {','.join(parts)}): {len(runs) - len(todo)} "
           f"finished already, {len(todo)} to train ({args.n_jobs} at a time, {args.iterations} "
           f"iterations, overrides {args.overrides or 'none'})", flush=True)
-    log = lambda msg: print(msg, flush=True)
-
-    def stop(signum, frame):     # the runs (same process group) get the Ctrl-C themselves
-        if STOP.is_set():
-            raise KeyboardInterrupt
-        STOP.set()
-        log("Ctrl-C: the running runs checkpoint and stop, no further run starts (again: quit)")
-
-    t0 = time.perf_counter()
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
-        with ThreadPoolExecutor(max(1, args.n_jobs)) as pool:
-            list(pool.map(lambda n: train_one(out / n, runs[n], args.iterations, args.overrides, log),
-                          todo))
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    print(f"training: {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
-    if STOP.is_set():
-        raise SystemExit(f"stopped: the same command continues the study; the tables so far: "
-                         f"python {sys.argv[0]} report {out}")
+    train_all([(out / n, command(out / n, runs[n], args.iterations, args.overrides)) for n in todo],
+              args.n_jobs, f"python {sys.argv[0]} report {out}")
     report(out)
 
 
@@ -386,19 +329,13 @@ def describe(folder: Path) -> dict:
 
 # ---- the report ---------------------------------------------------------------------------------
 def spread(values, spec: str = ".3g") -> str:
-    v = [x for x in values if x is not None and np.isfinite(x)]
-    if not v:
-        return "-"
-    sd = statistics.pstdev(v) if len(v) > 1 else 0.0
-    return f"{v[0]:{spec}}" if len(v) == 1 else f"{statistics.mean(v):{spec}} +- {sd:{spec}} (n={len(v)})"
+    """The finite values' mean +- std (n=); one value alone."""
+    return studylib.spread([x for x in values if x is not None and np.isfinite(x)], spec,
+                           bare_one=True)
 
 
 def onsets(values, n: int) -> str:
-    v = [x for x in values if x is not None]
-    if not v:
-        return f"- (0/{n})"
-    sd = statistics.pstdev(v) if len(v) > 1 else 0.0
-    return f"{statistics.mean(v):,.0f} +- {sd:,.0f} ({len(v)}/{n})" if len(v) > 1 else f"{v[0]:,} (1/{n})"
+    return studylib.onsets(values, n, bare_one=True)
 
 
 def state(rs: list[dict]) -> str:

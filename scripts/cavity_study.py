@@ -18,23 +18,21 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from pinn_cli.runfile import read_run
 
-BIN = Path(sys.executable).parent
+import studylib
+from studylib import BIN
+
 PAPER = {"none": {"rel_l2": 6.2e-1, "total_diffusion": 20000},
          "rba": {"rel_l2": 5.6e-2, "total_diffusion": 20000}}
 
 
-def spread(values, fmt: str = ".3g") -> str:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return "-"
-    sd = statistics.pstdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.mean(vals):{fmt}} +- {sd:.2g} (n={len(vals)})"
+def spread(values) -> str:
+    """mean +- std (n=), the std to 2 significant digits."""
+    return studylib.spread(values, ".3g", sd_spec=".2g")
 
 
 def final_components(run_h5: str) -> dict[str, float]:
