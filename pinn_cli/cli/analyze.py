@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -56,11 +57,14 @@ def _onset(d: dict) -> str:
 
 
 def _table(summaries: list[dict]) -> Table:
-    t = Table(title="pinn-analyze (-: not reached; details in analysis/summary.json)", title_justify="left")
-    for col, kw in (("run", {"overflow": "ellipsis", "max_width": 18}), ("status", {}),
-                    ("config", {"overflow": "fold", "ratio": 1}), ("seed", {"justify": "right"}),
-                    ("fit->diff", {"justify": "right"}), ("->total", {"justify": "right"}),
-                    ("err@total", {"justify": "right"}), ("final err", {"justify": "right"})):
+    t = Table(title="pinn-analyze: F->D fitting to diffusion, ->TD total diffusion (steps; -: not "
+              "reached), err rel-L2; details in analysis/summary.json", title_justify="left",
+              box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)   # fits 80 columns
+    for col, kw in (("run", {"overflow": "ellipsis", "max_width": 14}), ("status", {}),
+                    ("config", {"overflow": "fold", "ratio": 1, "min_width": 16}),
+                    ("seed", {"justify": "right"}),
+                    ("F->D", {"justify": "right"}), ("->TD", {"justify": "right"}),
+                    ("err@TD", {"justify": "right"}), ("final err", {"justify": "right"})):
         t.add_column(col, no_wrap=col != "config", **kw)
     for s in summaries:
         ph, c = s["phases"], s["config"]
