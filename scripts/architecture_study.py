@@ -29,7 +29,7 @@ for the plain MLP). The choices:
   (``optimizer.adam_steps``), then L-BFGS (strong Wolfe, one L-BFGS iteration per step, history
   50): up to the boundary it runs adam_cpu's Adam, only the L-BFGS finish differs;
 * ``soap``: lr 1e-3 with adam_cpu's staircase (``conf/optimizer/soap.yaml`` ships 3e-3, constant:
-  the embedded default Adam's rate), so only the preconditioning differs from adam_cpu;
+  the rate it was tried at on smooth Helmholtz), so only the preconditioning differs from adam_cpu;
 * ``rba``: the presets' gamma 0.99, eta 0.01 (``cpu_allen_cahn_rba``).
 
 Runs are checkpointed every 500 steps. Ctrl-C stops the running runs (each checkpoints and

@@ -1,7 +1,7 @@
-"""Optimizers on the embedded default (smooth Helmholtz, 4 x 64 tanh MLP, 2,000 points), side
-by side in one process: today's default (3,000 Adam steps, lr 3e-3 x0.9 every 1,000: what
-``pinn-train`` with no arguments ran before the optimizer options, pinned here so that the
-comparison does not move with the defaults) against Adam then L-BFGS (``optimizer=adam_lbfgs``),
+"""Optimizers on the former embedded default (smooth Helmholtz, 4 x 64 tanh MLP, 2,000 points;
+the default is Burgers since it had to show the phases), side by side in one process: that
+default (3,000 Adam steps, lr 3e-3 x0.9 every 1,000: what ``pinn-train`` with no arguments ran
+before the optimizer options, pinned here so that the comparison does not move with the defaults) against Adam then L-BFGS (``optimizer=adam_lbfgs``),
 in float32 and float64.
 
 Each run records its metrics every ``eval_every`` steps; the table gives its steps, wall time,

@@ -28,7 +28,7 @@ def test_every_option_composes_and_instantiates(make_cfg, group, option):
 
 
 def test_each_group_has_its_options():
-    assert {"allen_cahn", "burgers", "helmholtz", "helmholtz_smooth"} <= set(options("pde"))
+    assert {"allen_cahn", "burgers", "burgers_smooth", "helmholtz", "helmholtz_smooth"} <= set(options("pde"))
     assert {"none", "rba"} <= set(options("weighting"))
     assert {"off", "basic"} <= set(options("diagnostics"))
 
@@ -41,7 +41,7 @@ def _cli(monkeypatch, capsys, *args):
 
 
 BAD = [
-    (["pde=foo"], "pde=foo", "allen_cahn, burgers, helmholtz, helmholtz_smooth"),
+    (["pde=foo"], "pde=foo", "allen_cahn, burgers, burgers_smooth, helmholtz, helmholtz_smooth"),
     (["optimizer.lr=-1"], "optimizer.lr=-1", "> 0"),
     (["optimizer.lr=0"], "optimizer.lr=0", "> 0"),
     (["iterations=0"], "iterations=0", ">= 1"),

@@ -22,10 +22,10 @@ def test_a_version_1_run_file_is_analysed(tmp_path):
 
 
 def test_options_of_one_class_are_told_apart():
-    attrs = {"choices": json.dumps({"pde": "helmholtz", "weighting": "none"}), "config": "seed: 1"}
-    other = {"choices": json.dumps({"pde": "helmholtz_smooth", "weighting": "none"}), "config": "seed: 1"}
+    attrs = {"choices": json.dumps({"pde": "burgers", "weighting": "none"}), "config": "seed: 1"}
+    other = {"choices": json.dumps({"pde": "burgers_smooth", "weighting": "none"}), "config": "seed: 1"}
     a, b = run_identity(attrs, "/nonexistent"), run_identity(other, "/nonexistent")
-    assert a["label"] == "helmholtz" and b["label"] == "default" and a["seed"] == 1
+    assert a["label"] == "burgers" and b["label"] == "default" and a["seed"] == 1
     assert label({"weighting": "rba"}, ["seed=3", "optimizer.lr=0.01", "weighting=rba"]) == "rba lr=0.01"
 
 

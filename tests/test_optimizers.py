@@ -185,7 +185,7 @@ def test_probe_records_the_stage_switch_and_lbfgs_counts(make_cfg, tmp_path):
     assert np.all(np.diff(o["lbfgs_func_evals"][4:12]) >= 3)            # >= 1 per L-BFGS iteration
     np.testing.assert_array_equal(o["lbfgs_n_iter"][5:12], 3 * np.arange(1, 8))
     assert np.all(o["lbfgs_stop"][:12][lbfgs] == MAX_ITER) and o["lbfgs_stop"][12] == NO_STEP
-    np.testing.assert_array_equal(o["lr"][:12], np.where(lbfgs, 1.0, 3e-3))
+    np.testing.assert_array_equal(o["lr"][:12], np.where(lbfgs, 1.0, 1e-3))
 
 
 def test_probe_has_no_lbfgs_fields_for_adam(make_cfg, tmp_path):

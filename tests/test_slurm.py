@@ -24,7 +24,7 @@ def _slurm_up() -> bool:
 pytestmark = [pytest.mark.slurm,
               pytest.mark.skipif(not _slurm_up(), reason="no SLURM: bash scripts/slurm_local.sh start")]
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
-SMALL = ["model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=1"]
+SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=1"]
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2",
          "hydra.launcher.timeout_min=20"]
 

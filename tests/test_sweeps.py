@@ -16,7 +16,7 @@ from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import run
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
-SMALL = ["device=cpu", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=2"]
+SMALL = ["pde=helmholtz_smooth", "device=cpu", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=2"]
 
 def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, ref_cache,
                                                            train_process, wait_for_records):

@@ -1,8 +1,8 @@
 """What a run is, in the words the user composed it with: its config choices and overrides.
 
 A run is named by the group options Hydra composed (``pde=allen_cahn weighting=rba``) and the
-overrides on its command line, never by Python class names (``helmholtz`` and
-``helmholtz_smooth`` are one class and two problems). Sources, first found wins: the run file's
+overrides on its command line, never by Python class names (``burgers`` and
+``burgers_smooth`` are one class and two problems). Sources, first found wins: the run file's
 ``choices``/``overrides`` attributes (schema 2); the run folder's ``.hydra/hydra.yaml`` and
 ``overrides.yaml``; for a bare version-1 file, the ``_target_`` class names of its config.
 """
