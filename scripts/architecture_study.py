@@ -9,7 +9,7 @@ final errors, the step times and pinn-analyze's phases, as two markdown tables.
     python scripts/architecture_study.py --report DIR     (no training: the tables of a folder,
                                                            a partly finished study included)
     OMP_NUM_THREADS=1 python scripts/architecture_study.py --full-interval [--minutes 20]
-        [--points 5120] [--seed 0] [--out DIR] [pinn-train overrides...]
+        [--model fourier_mlp] [--points 5120] [--seed 0] [--out DIR] [pinn-train overrides...]
 
 Every run is ``+experiment=cpu_allen_cahn`` (4 x 64, the ``paper`` diagnostics, SNR over 10
 batches of 256 points) with ``iterations=--iterations`` and one thread, in its own folder
@@ -51,7 +51,8 @@ every time-series panel) and the tables, also written to ``DIR/architecture_stud
 
 ``--full-interval``: ONE run on the paper's whole interval t in [0, 1] (``pde.t_end=1.0``, the
 reference on 201 times as ``conf/pde/allen_cahn.yaml``: the preset's spacing), within
-``--minutes`` of wall time in all: modified_mlp 4 x 64 with periodic x, RBA (0.99, 0.01), Adam
+``--minutes`` of wall time in all: ``--model`` (fourier_mlp, the best of the models at 2,000 steps
+on t in [0, 0.25] and half modified_mlp's cost; any of the above) 4 x 64 with periodic x, RBA (0.99, 0.01), Adam
 (lr 1e-3) for 2/3 of the steps then L-BFGS, ``--points`` collocation points (5,120: twice the
 preset's, half its density over the 4x longer interval) and SNR batches of 256 points.
 pinn-train has no time limit of its own, so a timed probe (a 30-step run, 20 of Adam and 10 of
@@ -271,10 +272,10 @@ def report(out: Path, figures: bool = True) -> list[dict]:
 
 
 # ---- one run on the full interval --------------------------------------------------------------
-def full_interval_overrides(points: int, seed: int) -> list[str]:
+def full_interval_overrides(model: str, points: int, seed: int) -> list[str]:
     return [f"+experiment={EXPERIMENT}", "pde.t_end=1.0", "pde.reference.n_t=201",
             f"pde.n_collocation={points}", f"diagnostics.snr.batches={max(1, points // 256)}",
-            *MODELS["modified_mlp"], *WEIGHTINGS["rba"], "optimizer=adam_lbfgs",
+            *MODELS[model], *WEIGHTINGS["rba"], "optimizer=adam_lbfgs",
             "optimizer.lr=1e-3", "optimizer.schedule=staircase", "optimizer.decay_rate=0.9",
             "optimizer.decay_every=1000", f"seed={seed}", "threads=1"]
 
@@ -320,7 +321,7 @@ def full_interval(args) -> None:
     budget = 60 * args.minutes
     out = args.out or Path("outputs/architecture_study") / time.strftime("full-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    base = full_interval_overrides(args.points, args.seed)
+    base = full_interval_overrides(args.model, args.points, args.seed)
     probe = out / "timing_probe"
     if probe.exists():
         shutil.rmtree(probe)
@@ -365,7 +366,7 @@ def full_interval(args) -> None:
         ph = json.loads(summary.read_text()).get("phases", {})
     fd, td = (ph.get(k, {}).get("step") for k in ("fitting_to_diffusion", "total_diffusion"))
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
-    print(f"full interval (t in [0, 1], modified_mlp 4 x 64 periodic x, RBA (0.99, 0.01), Adam "
+    print(f"full interval (t in [0, 1], {args.model} 4 x 64 periodic x, RBA (0.99, 0.01), Adam "
           f"-> L-BFGS at {round(2 * iterations / 3)}, {args.points} points): status "
           f"{facts['status']}, {fmt(facts['steps'], 'd')} of {iterations} steps, final rel-L2 "
           f"{fmt(facts['final_rel_l2'], '.3g')}, training wall time {fmt(facts['wall_time'], '.0f')} s "
@@ -387,6 +388,7 @@ def main() -> None:
     ap.add_argument("--report", type=Path, metavar="DIR", help="no training: the tables of DIR")
     ap.add_argument("--full-interval", action="store_true", help="one run on t in [0, 1]")
     ap.add_argument("--minutes", type=float, default=20.0, help="--full-interval's wall-time budget")
+    ap.add_argument("--model", choices=list(MODELS), default="fourier_mlp", help="--full-interval's model")
     ap.add_argument("--points", type=int, default=5120, help="--full-interval's collocation points")
     ap.add_argument("--seed", type=int, default=0, help="--full-interval's seed")
     ap.add_argument("overrides", nargs="*", help="further pinn-train overrides")
