@@ -75,6 +75,20 @@ def test_sweep_comparison_and_bad_files_do_not_stop_the_others(real_run, tmp_pat
     assert len(groups) == 1 and groups[0]["runs"] == 2       # the two differ only in their seed
 
 
+def test_runs_named_one_by_one_are_compared_in_their_common_folder(real_run, tmp_path,
+                                                                    monkeypatch):
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(real_run, runs / name, ignore=shutil.ignore_patterns("analysis"))
+    work = tmp_path / "work"
+    (work / "analysis").mkdir(parents=True)
+    (work / "analysis" / "comparison.csv").write_text("the user's own file")
+    monkeypatch.chdir(work)
+    assert main([str(runs / "a"), str(runs / "b" / "run.h5"), "--no-figures"]) == 0
+    assert len((runs / "analysis" / "comparison.csv").read_text().splitlines()) == 3
+    assert (work / "analysis" / "comparison.csv").read_text() == "the user's own file"
+
+
 def test_diagnostics_off_nans_and_a_single_record(tmp_path, capsys):
     (tmp_path / "a").mkdir()
     w = RunWriter(tmp_path / "a" / "run.h5", {},

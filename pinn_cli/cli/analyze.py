@@ -168,9 +168,12 @@ def _analysis_dir(run_file: Path, out: Path | None) -> Path:
 
 
 def _default_out(args) -> Path:
+    """Where a comparison goes without --out: a sweep folder's analysis/, else that of the deepest
+    folder holding every run given (never the working folder, which may be the user's own)."""
     if len(args.paths) == 1 and args.paths[0].is_dir():
         return args.paths[0] / "analysis"
-    return Path("analysis")
+    folders = [(p if p.is_dir() else p.parent).resolve() for p in args.paths]
+    return Path(os.path.commonpath(folders)) / "analysis"
 
 
 def _compare(done, out: Path, params, figures: bool, console) -> None:
