@@ -86,9 +86,8 @@ def main() -> None:
           f"target rel-L2 <= {TARGET:g}")
     print(f"{'run':<16} {'status':<7} {'steps':>6} {'wall_s':>8} {'rel_l2':>10} "
           f"{'step<=1e-3':>10} {'at_s':>7} {'x_wall':>6}")
-    ref_wall = None
+    ref_wall, (pde, lr) = None, PROBLEMS[args.problem]
     for name in args.runs.split(","):
-        pde, lr = PROBLEMS[args.problem]
         adam_rate = [lr] if name in ("default", "adam_lbfgs", "adam_lbfgs_f64") else []
         overrides = COMMON + [pde] + RUNS[name] + adam_rate + (args.set if name != "default" else [])
         if args.quick:

@@ -14,8 +14,10 @@ loss terms before and after the total-diffusion onset (means of ``/terms/alignme
 records before it and from it on; without an onset, over the first and second half of the run).
 RBA runs with the presets' gamma 0.99, eta 0.01 (``cpu_*_rba``), also inside rba_gradnorm.
 
-``report`` prints that table again for a study folder (runs that were stopped and continued
-in place included). ``overhead`` times, on the preset's network and points (weighting none, float32, one thread,
+Runs go through ``scripts/studylib.py``: invoked again on the same ``--out``, finished runs
+are kept and stopped ones continue from their checkpoint; Ctrl-C checkpoints the running runs
+and starts no further one; each run's output goes to ``<run folder>.log``. ``report`` prints the
+table again for a study folder (runs not done are listed, not counted). ``overhead`` times, on the preset's network and points (weighting none, float32, one thread,
 medians of round-robin repeats): a plain step, a step with the SNR capture as it is now (per-term
 split of the backward) and with the condition terms' backward in one piece (the split undone),
 each probe's record, grad-norm's update steps against its ordinary ones, and a training step
@@ -26,28 +28,26 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-BIN = Path(sys.executable).parent
+import studylib  # noqa: E402  (scripts/)
 WEIGHTINGS = "none,rba,sa,gradnorm,causal,rba_gradnorm"
 RBA = {"rba": ["weighting.gamma=0.99", "weighting.eta=0.01"],
        "rba_gradnorm": ["weighting.schemes.0.gamma=0.99", "weighting.schemes.0.eta=0.01"]}
 
 
-def train_one(out: Path, experiment: str, weighting: str, seed: int, extra: list[str]) -> Path:
+def job(out: Path, experiment: str, weighting: str, seed: int, extra: list[str]):
+    """(folder, pinn-train command) of one run, for ``studylib.train_all``."""
     folder = out / experiment / f"{weighting}_seed{seed}"
-    cmd = [str(BIN / "pinn-train"), f"+experiment={experiment}", f"weighting={weighting}",
-           f"seed={seed}", "threads=1", f"hydra.run.dir={folder}",
-           *RBA.get(weighting, []), *extra]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder, [str(studylib.BIN / "pinn-train"), f"+experiment={experiment}",
+                    f"weighting={weighting}", f"seed={seed}", "threads=1",
+                    f"hydra.run.dir={folder}", *RBA.get(weighting, []), *extra]
 
 
 def window_mean(steps, values, lo, hi):
@@ -79,12 +79,11 @@ def fmt(v, spec=".3g"):
 def study(args) -> None:
     out = args.out or Path("outputs/weighting_study") / time.strftime("%Y%m%d-%H%M%S")
     extra = list(args.overrides) + ([f"iterations={args.iterations}"] if args.iterations else [])
-    jobs = [(e, w, int(s)) for e in args.experiments.split(",") for w in args.weightings.split(",")
-            for s in args.seeds.split(",")]
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(args.n_jobs) as pool:
-        folders = list(pool.map(lambda j: train_one(out, *j, extra), jobs))
-    print(f"{len(folders)} runs in {(time.perf_counter() - t0) / 60:.1f} min ({out}; overrides: {extra})")
+    jobs = [job(out, e, w, int(s), extra) for e in args.experiments.split(",")
+            for w in args.weightings.split(",") for s in args.seeds.split(",")]
+    print(f"{len(jobs)} runs in {out} (overrides: {extra}); finished ones are kept, stopped ones "
+          f"continue", flush=True)
+    studylib.train_all(jobs, args.n_jobs, f"python {sys.argv[0]} report {out}")
     report(out)
 
 
@@ -122,12 +121,6 @@ def summary_table(rows: list[dict]) -> str:
         vals = [v for v in vals if v is not None]
         return "-" if not vals else format(statistics.mean(vals), spec)
 
-    def spread(vals):
-        vals = [v for v in vals if v is not None]
-        if not vals:
-            return "-"
-        return f"{statistics.mean(vals):.3g} ± {statistics.pstdev(vals):.2g}"
-
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["experiment"], r["weighting"]), []).append(r)
@@ -140,7 +133,7 @@ def summary_table(rows: list[dict]) -> str:
         onset = {k: [r[k] for r in rs if r[k] is not None] for k in ("fitting_end", "total_diffusion")}
         lines.append(f"| {e} | {w} | {len(rs)} | {len(onset['fitting_end'])}: {mean(onset['fitting_end'], '.0f')} "
                      f"| {len(onset['total_diffusion'])}: {mean(onset['total_diffusion'], '.0f')} "
-                     f"| {spread(r['final_rel_l2'] for r in rs)} | {ratio} "
+                     f"| {studylib.spread((r['final_rel_l2'] for r in rs), sd_spec='.2g')} | {ratio} "
                      f"| {mean((r['ms_per_step'] for r in rs), '.0f')} "
                      f"| {mean((r['align_before'] for r in rs), '.2f')} / {mean((r['align_after'] for r in rs), '.2f')} |")
     return "\n".join(lines)

@@ -19,7 +19,8 @@ def real_run(tmp_path_factory, ref_cache):
     folder = tmp_path_factory.mktemp("run")
     with initialize_config_module("pinn_cli.conf", version_base=None):
         cfg = compose("train", overrides=["device=cpu", f"reference_cache={ref_cache}",
-                                          "pde=helmholtz_smooth", "model.depth=2", "model.width=16", "pde.n_collocation=256",
+                                          "pde=helmholtz_smooth", "model.depth=2", "model.width=16",
+                                          "pde.n_collocation=256",
                                           "diagnostics=full", "diagnostics.snr.batches=16",
                                           "iterations=120", "eval_every=10"])
     run(cfg, folder)

@@ -28,7 +28,8 @@ def test_every_option_composes_and_instantiates(make_cfg, group, option):
 
 
 def test_each_group_has_its_options():
-    assert {"allen_cahn", "burgers", "burgers_smooth", "helmholtz", "helmholtz_smooth"} <= set(options("pde"))
+    assert ({"allen_cahn", "burgers", "burgers_smooth", "helmholtz", "helmholtz_smooth"}
+            <= set(options("pde")))
     assert {"none", "rba"} <= set(options("weighting"))
     assert {"off", "basic"} <= set(options("diagnostics"))
 

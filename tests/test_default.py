@@ -5,7 +5,6 @@ steps; docs/RESULTS.md), which the offline detector finds in a short run of the 
 from __future__ import annotations
 
 import numpy as np
-
 from hydra import compose, initialize_config_module
 
 from pinn_cli.analysis.summary import analyze_run

@@ -33,7 +33,8 @@ from pinn_cli.runfile import RunWriter, SeriesSpec, read_run
 from pinn_cli.training.resume import RUN_FILE
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
-SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=8", "pde.n_collocation=64", "device=cpu", "threads=1"]
+SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=8", "pde.n_collocation=64",
+         "device=cpu", "threads=1"]
 
 
 def _hashes(root: Path) -> dict[str, str]:

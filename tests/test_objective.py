@@ -26,7 +26,8 @@ from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import Trainer
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
-SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=8", "pde.n_collocation=64", "device=cpu", "threads=1"]
+SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=8", "pde.n_collocation=64",
+         "device=cpu", "threads=1"]
 ROBUST = ["l1", "huber", "log_cosh"]
 
 

@@ -68,8 +68,8 @@ def test_joblib_sweep_of_four_jobs_and_its_summary(tmp_path, ref_cache):
 @pytest.mark.slow
 def test_a_failing_job_does_not_lose_the_others(tmp_path, ref_cache):
     sweep = tmp_path / "sweep"
-    out = subprocess.run(TRAIN + ["-m", *SMALL, "pde=allen_cahn", "optimizer.lr=1e-3,1e3", "iterations=200",
-                                  "log_every=10", f"reference_cache={ref_cache}",
+    out = subprocess.run(TRAIN + ["-m", *SMALL, "pde=allen_cahn", "optimizer.lr=1e-3,1e3",
+                                  "iterations=200", "log_every=10", f"reference_cache={ref_cache}",
                                   f"hydra.sweep.dir={sweep}"], capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
