@@ -9,6 +9,10 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
+# Threads of every in-process test and of the runs the tests build: PINN_TEST_THREADS (default 2),
+# so that the suite can be checked at 1 and 2 threads (.ci/run does both).
+THREADS = int(os.environ.get("PINN_TEST_THREADS", "2"))
+
 
 @pytest.fixture(scope="session")
 def ref_cache(tmp_path_factory):
@@ -32,7 +36,8 @@ def make_cfg(ref_cache):
     (Burgers) is tested in tests/test_default.py."""
 
     def _make(*overrides, small=True):
-        base = ["device=cpu", f"reference_cache={ref_cache}", *_test_pde(overrides)]
+        base = ["device=cpu", f"reference_cache={ref_cache}", f"threads={THREADS}",
+                *_test_pde(overrides)]
         if small:
             base += ["model.depth=2", "model.width=16", "pde.n_collocation=256"]
         with initialize_config_module("pinn_cli.conf", version_base=None):
@@ -44,7 +49,7 @@ def make_cfg(ref_cache):
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     yield
 
 
@@ -65,7 +70,7 @@ def train_process():
     import subprocess
 
     def _start(run_dir, *overrides):
-        overrides = (*_test_pde(overrides), *overrides)
+        overrides = (f"threads={THREADS}", *_test_pde(overrides), *overrides)
         return subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(run_dir), *overrides],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

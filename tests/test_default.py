@@ -5,6 +5,7 @@ steps; docs/RESULTS.md), which the offline detector finds in a short run of the 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hydra import compose, initialize_config_module
 
 from pinn_cli.analysis.summary import analyze_run
@@ -26,6 +27,7 @@ def test_the_default_is_burgers_with_the_snr_recorded(ref_cache):
     assert cfg.diagnostics.snr.batches == "auto"
 
 
+@pytest.mark.outcome
 def test_the_default_run_passes_from_fitting_to_diffusion(ref_cache, tmp_path):
     run(_default(ref_cache, "iterations=250"), tmp_path)
     r = read_run(tmp_path / "run.h5")

@@ -212,14 +212,14 @@ w = RunWriter(path, {}, {"metrics": SeriesSpec({"loss": ((), "f8")}),
                          "map": SeriesSpec({"m": ((64, 64), "f4")})})
 for s in range(20):
     w.append("metrics", s, loss=float(s))
-if mode == "full":
+if mode in ("full", "full-at-close"):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    size = os.path.getsize(path) + 200_000
+    size = os.path.getsize(path) + (200_000 if mode == "full" else 0)
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 else:
     subprocess.run(["chattr", "+i", path], check=True)
 try:
-    for s in range(20, 2000):
+    for s in range(20, 20 if mode == "full-at-close" else 2000):
         w.append("metrics", s, loss=float(s))
         w.append("map", s, m=np.ones((64, 64)))
     print("append: no error")
@@ -311,6 +311,16 @@ def test_a_full_disk_mid_run_gives_one_line_errors(tmp_path):
     assert first.startswith("RunWriteError") and "keeps status 'running'" in first
     assert second == "ok"
     _assert_keeps_records(path, "running")                 # every record before the failure
+
+
+def test_a_disk_full_before_the_close_still_records_the_outcome(tmp_path):
+    """The disk fills after the last record (a checkpoint took the last bytes): the outcome is
+    written in place, in room the file already has, and the file reads with it. (Reopening the
+    file to set an attribute left it flagged 'open for write' and unreadable.)"""
+    path = tmp_path / "run.h5"
+    out = _run_failing(path, "full-at-close")
+    assert out["append"] == ["no error"] and out["close"] == ["ok", "ok"]
+    _assert_keeps_records(path, "failed")
 
 
 def test_a_run_file_that_cannot_be_created_is_one_line(tmp_path):

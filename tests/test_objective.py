@@ -245,6 +245,7 @@ def test_a_pde_without_a_reference_is_one_config_error(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.outcome
 def test_a_regression_run_completes_and_records_the_snr(tmp_path, ref_cache):
     run_dir = tmp_path / "r"
     p = subprocess.run(TRAIN + SMALL + ["objective=regression", "iterations=50", "eval_every=10",

@@ -110,17 +110,24 @@ def test_adam_stage_of_adam_lbfgs_is_adam(make_cfg, tmp_path):
 
 
 # ---- L-BFGS ----------------------------------------------------------------------------------------
+@pytest.mark.outcome
 def test_lbfgs_beats_adam_per_iteration(make_cfg, tmp_path):
     """Same network, points and start, 200 iterations: L-BFGS (one L-BFGS iteration each) ends
-    far below Adam at the best of its rates here (measured: 0.7 against 6.3 at lr 3e-2, 12.5
-    at 1e-2)."""
-    final = {}
-    for name, keys in (("adam", ["optimizer.lr=3e-2"]), ("lbfgs", [])):
-        out = run(make_cfg(f"optimizer={name}", *keys, "iterations=200", "eval_every=200"),
-                  tmp_path / name)
-        assert out["status"] == "done"
-        final[name] = out["final_loss"]
-    assert final["lbfgs"] < 0.2 * final["adam"], final
+    below Adam at the best of its rates here (lr 3e-2). Both runs are chaotic: which CPU kernels
+    torch dispatches to moves the ratio L-BFGS / Adam of one seed from 0.11 to 0.57 (measured
+    over seeds 0-4 and ATEN_CPU_CAPABILITY default, avx2, avx512, float32 and float64), so the
+    test asserts what held in every one of those 30 runs: over seeds 0-2 the median ratio is
+    below 0.4 (measured at most 0.26) and every ratio below 0.8 (at most 0.57)."""
+    ratios = []
+    for seed in range(3):
+        final = {}
+        for name, keys in (("adam", ["optimizer.lr=3e-2"]), ("lbfgs", [])):
+            out = run(make_cfg(f"optimizer={name}", *keys, f"seed={seed}", "iterations=200",
+                               "eval_every=200", "diagnostics=off"), tmp_path / f"{name}{seed}")
+            assert out["status"] == "done"
+            final[name] = out["final_loss"]
+        ratios.append(final["lbfgs"] / final["adam"])
+    assert np.median(ratios) < 0.4 and max(ratios) < 0.8, ratios
 
 
 def _resume_matches(make_cfg, tmp_path, keys, total, split):
@@ -281,6 +288,7 @@ def test_float64_end_to_end(make_cfg, tmp_path, option):
 
 
 # ---- SOAP ----------------------------------------------------------------------------------------
+@pytest.mark.outcome
 def test_soap_learns_and_resumes_bit_for_bit(make_cfg, tmp_path):
     ref = _resume_matches(make_cfg, tmp_path, ["optimizer=soap", "optimizer.precondition_frequency=3"],
                           10, 5)

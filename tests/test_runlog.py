@@ -18,12 +18,25 @@ def test_series_grow_together_and_static_data_is_kept(tmp_path):
         assert len(mid.series["a"]["step"]) == s + 1
     with pytest.raises(ValueError):
         w.append("a", 60, x=1.0)
-    w.close("done", extra=1)
+    w.close("done", steps=40, final_loss=1.5)
     r = read_run(tmp_path / "run.h5")
-    assert r.attrs["status"] == "done" and r.attrs["extra"] == 1 and r.attrs["seed"] == 3
+    assert r.attrs["status"] == "done" and r.attrs["seed"] == 3
+    assert r.attrs["steps"] == 40 and r.attrs["final_loss"] == 1.5
+    assert "final_rel_l2" not in r.attrs and "best_step" not in r.attrs      # never set
+    assert "final" not in r.static
     np.testing.assert_array_equal(r.series["a"]["step"], [0, 10, 20, 30, 40])
     assert r.series["a"]["m"].shape == (5, 2, 3) and r.series["a"]["m"][4, 1, 2] == 4
     np.testing.assert_array_equal(r.static["grid/x"], np.arange(4.0))
+
+
+def test_the_outcome_is_running_until_closed_and_only_outcome_fields_are_taken(tmp_path):
+    w = RunWriter(tmp_path / "run.h5", {}, {"a": SeriesSpec({"x": ((), "f8")})})
+    w.append("a", 0, x=1.0)
+    assert read_run(tmp_path / "run.h5").attrs["status"] == "running"
+    with pytest.raises(ValueError, match="extra"):
+        w.close("done", extra=1)
+    w.close("interrupted", steps=1)
+    assert read_run(tmp_path / "run.h5").attrs["status"] == "interrupted"
 
 
 def test_copy_records_keeps_only_earlier_steps(tmp_path):

@@ -19,6 +19,7 @@ def _params(run_dir):
     return state["model"], state["optimizer"]["state"], state["weighting"], state["step"]
 
 
+@pytest.mark.outcome
 def test_run_writes_metrics_and_learns(make_cfg, tmp_path):
     cfg = make_cfg("iterations=60", "eval_every=20", "optimizer.lr=1e-2")
     summary = run(cfg, tmp_path)

@@ -104,6 +104,7 @@ def test_sa_term_and_gradient_match_the_paper():
         np.testing.assert_allclose(sa.lam["res"].detach().numpy(), [0.7, 0.71, 0.71, 0.71], rtol=1e-7)
 
 
+@pytest.mark.outcome
 def test_sa_weights_grow_where_the_residual_stays_large():
     """Constant residual at point 0, a decaying one at 1, zero at 2: after 50 ascent steps
     lambda_0 > lambda_1 > lambda_2 = lambda_init; the chunk rows index the weights."""

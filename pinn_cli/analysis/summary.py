@@ -121,6 +121,10 @@ def analyze_run(run: Run, params: PhaseParams | None = None) -> dict:
     final = {"rel_l2": run.attrs.get("final_rel_l2"), "loss": run.attrs.get("final_loss")}
     if final["rel_l2"] is None and m and len(m["step"]):    # killed or running: last record
         final = {"rel_l2": float(m["rel_l2"][-1]), "loss": float(m["loss"][-1])}
+    final.update(best_rel_l2=None, best_step=None)
+    if m and len(m["step"]) and np.isfinite(m["rel_l2"]).any():   # the lowest recorded error
+        k = int(np.nanargmin(m["rel_l2"]))
+        final.update(best_rel_l2=float(m["rel_l2"][k]), best_step=int(m["step"][k]))
     summary = {"schema": SUMMARY_SCHEMA, "run": str(run.path), "status": run.attrs.get("status"),
                "config": run_identity(run.attrs, run.path.parent), "final": final,
                "last_step": int(max((d["step"][-1] for d in run.series.values() if len(d["step"])),

@@ -58,20 +58,22 @@ def _onset(d: dict) -> str:
 
 def _table(summaries: list[dict]) -> Table:
     t = Table(title="pinn-analyze: F->D fitting to diffusion, ->TD total diffusion (steps; -: not "
-              "reached), err rel-L2; details in analysis/summary.json", title_justify="left",
+              "reached), err rel-L2 (best: the lowest recorded); details in analysis/summary.json", title_justify="left",
               box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)   # fits 80 columns
     for col, kw in (("run", {"overflow": "ellipsis", "max_width": 14}), ("status", {}),
                     ("config", {"overflow": "fold", "ratio": 1, "min_width": 16}),
                     ("seed", {"justify": "right"}),
                     ("F->D", {"justify": "right"}), ("->TD", {"justify": "right"}),
-                    ("err@TD", {"justify": "right"}), ("final err", {"justify": "right"})):
+                    ("err@TD", {"justify": "right"}), ("final err", {"justify": "right"}),
+                    ("best err", {"justify": "right"})):
         t.add_column(col, no_wrap=col != "config", **kw)
     for s in summaries:
         ph, c = s["phases"], s["config"]
         td = ph.get("total_diffusion", {})
         t.add_row(Path(s["run"]).parent.name or s["run"], str(s["status"]), c["label"],
                   _num(c.get("seed")), _onset(ph.get("fitting_to_diffusion", {})), _onset(td),
-                  _num(td.get("rel_l2")), _num(s["final"].get("rel_l2")))
+                  _num(td.get("rel_l2")), _num(s["final"].get("rel_l2")),
+                  _num(s["final"].get("best_rel_l2")))
     return t
 
 

@@ -1,9 +1,10 @@
-"""A sweep's summary: once every job of a multirun has finished, one table of their outcomes.
+"""A sweep's summary: once the launcher returns, one table of its jobs' outcomes.
 
-Registered as a Hydra callback in ``conf/train.yaml``; it runs in the launching process after
-the launcher returns (basic, joblib and SLURM alike) and writes ``summary.csv`` and
-``summary.json`` into the sweep folder: per job its folder, status and final error. A job that
-failed before writing a run file, or whose file is unreadable, is listed as such.
+``pinn-train -m`` writes it in the launching process when the launcher returns (basic, joblib
+and SLURM alike; also when the sweep is interrupted): ``summary.csv`` and ``summary.json`` in the
+sweep folder, per job its folder, status, steps, final and best error. A job that stopped before
+writing a run file has status ``bad input`` or ``failed`` with its reason (from its
+``error.txt``), or ``no run file``; an unreadable file is listed as such.
 """
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import json
 import logging
 from pathlib import Path
 
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
-
 from pinn_cli.runfile import RunFileError, read_attrs
 
 log = logging.getLogger("pinn_cli")
-FIELDS = ("job", "status", "steps", "final_rel_l2", "final_loss", "wall_time")
+FIELDS = ("job", "status", "steps", "final_rel_l2", "best_rel_l2", "best_step", "final_loss",
+          "wall_time", "error")
+ERROR_FILE = "error.txt"
 
 
 def summarize(sweep_dir) -> list[dict]:
@@ -32,6 +32,9 @@ def summarize(sweep_dir) -> list[dict]:
             row.update({k: attrs.get(k) for k in FIELDS if k != "job"})
         except RunFileError as e:
             row["status"] = "no run file" if "no such file" in str(e) else f"unreadable: {e}"
+            if (job / ERROR_FILE).is_file():
+                row["error"] = (job / ERROR_FILE).read_text().strip()
+                row["status"] = "bad input" if row["error"].startswith("bad input") else "failed"
         rows.append(row)
     return rows
 
@@ -47,10 +50,11 @@ def write_summary(sweep_dir) -> list[dict]:
     return rows
 
 
-class SweepSummary(Callback):
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        rows = write_summary(config.hydra.sweep.dir)
-        bad = [r for r in rows if r["status"] != "done"]
-        log.info("sweep of %d jobs: %d done, %d not (%s); summary in %s/summary.csv", len(rows),
-                 len(rows) - len(bad), len(bad), ", ".join(f"{r['job']}: {r['status']}" for r in bad)
-                 or "-", config.hydra.sweep.dir)
+def report(sweep_dir) -> list[dict]:
+    """Write the summary and log one line of it; -> the rows."""
+    rows = write_summary(sweep_dir)
+    bad = [r for r in rows if r["status"] != "done"]
+    log.info("sweep of %d jobs: %d done, %d not (%s); summary in %s/summary.csv", len(rows),
+             len(rows) - len(bad), len(bad), ", ".join(f"{r['job']}: {r['status']}" for r in bad)
+             or "-", sweep_dir)
+    return rows

@@ -1,7 +1,13 @@
-"""``pinn-train``: compose the config with Hydra, check it, train one run per job.
+"""``pinn-train``: compose the config with Hydra, check it, claim the output folder, train one
+run per job.
 
 The Hydra task function is thin: it finds the job's output folder and calls
 :func:`pinn_cli.training.trainer.run`, which tests call directly without Hydra's global state.
+This module imports nothing heavy at the top, so that a Ctrl-C while torch and Hydra load is
+one line and exit 130, not a traceback.
+
+Exit codes (README, "Exit codes"): a single run exits with its status's code; a sweep exits 0
+only when every job is done, else with the code of its worst job (:func:`sweep_exit_code`).
 """
 from __future__ import annotations
 
@@ -9,22 +15,16 @@ import logging
 import os
 import sys
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict
-
-from pinn_cli.config.argv import check_argv, with_resume
-from pinn_cli.errors import PinnError
-from pinn_cli.training.trainer import EXIT_CODES, run
-
 log = logging.getLogger("pinn_cli")
 
 
-def _threads_per_job(cfg: DictConfig) -> None:
-    """Under the joblib launcher, split the cores among the parallel jobs (threads=null)."""
+def _threads_per_job(cfg) -> None:
+    """Under the joblib launcher, split the cores among the parallel jobs (threads=auto)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
     launcher = HydraConfig.get().launcher
-    if cfg.threads is None and "joblib" in str(launcher.get("_target_", "")):
+    if cfg.threads in (None, "auto") and "joblib" in str(launcher.get("_target_", "")):
         n_jobs = launcher.get("n_jobs", -1)
         cores = os.cpu_count() or 1
         n_jobs = cores if n_jobs in (None, -1) or n_jobs < 1 else n_jobs
@@ -34,29 +34,74 @@ def _threads_per_job(cfg: DictConfig) -> None:
 
 def identity() -> dict:
     """The run's name in pinn-analyze: the group options Hydra composed and the overrides."""
+    from hydra.core.hydra_config import HydraConfig
+
     hc = HydraConfig.get()
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
     return {"choices": dict(choices), "overrides": list(hc.overrides.task)}
 
 
-@hydra.main(version_base=None, config_path="pkg://pinn_cli.conf", config_name="train")
-def hydra_main(cfg: DictConfig) -> float:
-    run_dir = HydraConfig.get().runtime.output_dir
+def task(cfg) -> float:
+    """One job: train, and turn its outcome into the value a sweeper reads (its final error) or,
+    for a single run, into the exit code. A job of a sweep never ends the sweep: what went wrong
+    is in its run file (or in ``error.txt`` when it stopped before the run file existed)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from pinn_cli.errors import PinnError
+    from pinn_cli.training.trainer import EXIT_CODES, run
+
+    hc = HydraConfig.get()
+    run_dir, sweep = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
     _threads_per_job(cfg)
     try:
         summary = run(cfg, run_dir, identity())
     except PinnError as e:
         log.error("%s", e)
         print(f"pinn-train: error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+        if not sweep:
+            raise SystemExit(2)
+        _write_error(run_dir, f"bad input: {e}")
+        return float("nan")
+    except Exception as e:                      # noqa: BLE001 - a sweep goes on; see the log
+        if not sweep:
+            raise
+        log.exception("the job failed")
+        _write_error(run_dir, f"failed: {type(e).__name__}: {e}")
+        return float("nan")
     if summary["status"] == "done":
-        log.info("done: rel_l2 %.3e after %d steps; results in %s", summary["final_rel_l2"],
-                 summary["steps"], run_dir)
+        best = (f" (best {summary['best_rel_l2']:.3e} at step {summary['best_step']})"
+                if "best_rel_l2" in summary else "")
+        log.info("done: rel_l2 %.3e after %d steps%s; results in %s", summary["final_rel_l2"],
+                 summary["steps"], best, run_dir)
         return summary["final_rel_l2"]
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
-    if HydraConfig.get().mode != RunMode.MULTIRUN:   # a sweep keeps going; its summary shows it
+    if not sweep or summary["status"] == "interrupted":   # Ctrl-C ends a sweep too
         raise SystemExit(EXIT_CODES.get(summary["status"], 1))
     return float("nan")
+
+
+def _write_error(run_dir, text: str) -> None:
+    """A job that stopped before its run file existed leaves its one-line reason (sweeps)."""
+    from pinn_cli.cli.sweep_summary import ERROR_FILE
+
+    try:
+        with open(os.path.join(run_dir, ERROR_FILE), "w") as f:
+            f.write(text.splitlines()[0] + "\n")
+    except OSError:
+        pass
+
+
+def sweep_exit_code(rows: list[dict]) -> int:
+    """A sweep's exit code from its jobs' statuses: 0 when every job is done; else the worst
+    job's, in this order: interrupted or preempted (130), bad input found when the job started
+    (2), failed (4), diverged (3)."""
+    statuses = {r["status"] for r in rows}
+    for code, names in ((130, {"interrupted", "preempted"}), (2, {"bad input"}),
+                        (4, {"failed", "no run file", "running"}), (3, {"diverged"})):
+        if statuses & names or (code == 4 and any(str(s).startswith("unreadable") for s in statuses)):
+            return code
+    return 0
 
 
 def plugin_path(argv: list[str]) -> None:
@@ -74,18 +119,43 @@ def plugin_path(argv: list[str]) -> None:
             sys.path.insert(0, f)
 
 
-def main() -> None:
-    """Console entry: check the command line, then hand it to Hydra."""
-    argv = sys.argv[1:]
+def _main(argv: list[str]) -> int:
+    import hydra
+
+    from pinn_cli.cli.claim import claim
+    from pinn_cli.cli.sweep_summary import report
+    from pinn_cli.config.argv import check_argv, with_resume
+    from pinn_cli.errors import PinnError
+
     plugin_path(argv)
     try:
         argv = with_resume(argv)
-        check_argv(argv)
+        out = check_argv(argv)
+        if out is not None and out.writes:
+            folder = claim(out.folder, out.key, explicit=out.explicit,
+                           resumable=not out.multirun, overrides=out.overrides)
+            argv = [*argv, f"{out.key}={folder}"]
     except PinnError as e:
         print(f"pinn-train: error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+        return 2
+    logging.raiseExceptions = False      # a log that cannot be written (full disk) is not an error
     sys.argv = sys.argv[:1] + argv
-    hydra_main()
+    sweep = out is not None and out.multirun and out.writes
+    try:
+        hydra.main(version_base=None, config_path="pkg://pinn_cli.conf", config_name="train")(task)()
+    finally:
+        rows = report(folder) if sweep else []
+    return sweep_exit_code(rows) if sweep else 0
+
+
+def main() -> None:
+    """Console entry: check the command line, claim the folder, then hand it to Hydra."""
+    try:
+        code = _main(sys.argv[1:])
+    except KeyboardInterrupt:
+        print("pinn-train: interrupted before training started (nothing was trained)", file=sys.stderr)
+        code = 130
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ writes into it.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import shutil
 import subprocess
-import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -51,8 +50,15 @@ def with_resume(argv: list[str]) -> list[str]:
     if not saved.is_file():
         raise PinnError(f"resume={resume[-1]!r} is not allowed: expected a run folder with "
                         ".hydra/overrides.yaml")
-    old = [o for o in yaml.safe_load(saved.read_text()) or [] if not o.startswith("resume=")]
+    given = {_key(a) for a in argv if "=" in a and not a.startswith("-")}
+    old = [o for o in yaml.safe_load(saved.read_text()) or []
+           if not o.startswith("resume=") and _key(o) not in given]   # the command line wins
     return old + argv
+
+
+def _key(override: str) -> str:
+    """The key an override sets: ``+a.b=1`` -> ``a.b``."""
+    return override.split("=", 1)[0].lstrip("+~")
 
 
 def check_slurm() -> None:
@@ -83,8 +89,22 @@ def _structural(override) -> bool:
     return key.split("/")[0] in GROUPS or key.startswith("hydra") or override.is_delete()
 
 
-def check_argv(argv: list[str]) -> None:
-    """Raise PinnError with one line for the first mistake on the command line.
+@dataclass
+class Output:
+    """Where the command writes: ``key`` (hydra.run.dir or hydra.sweep.dir) = ``folder``, as
+    composed; ``explicit`` when the command line sets it."""
+
+    key: str
+    folder: str
+    explicit: bool
+    multirun: bool
+    overrides: list[str]
+    writes: bool = True            # False for --cfg: Hydra prints the config and runs nothing
+
+
+def check_argv(argv: list[str]) -> Output | None:
+    """Raise PinnError with one line for the first mistake on the command line; -> where the
+    command will write (None for --help and the like).
 
     Every combination of a sweep is checked, however many: the config is composed once per
     combination of group choices, and each combination of values is applied to it and checked
@@ -92,7 +112,9 @@ def check_argv(argv: list[str]) -> None:
     """
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
-        return
+        return None
+    if args.config_dir and not Path(args.config_dir).is_dir():
+        raise PinnError(f"--config-dir={args.config_dir!r} is not allowed: expected an existing folder")
     try:
         parsed = OverridesParser.create().parse_overrides(args.overrides)
     except HydraException as e:
@@ -112,15 +134,20 @@ def check_argv(argv: list[str]) -> None:
         else:
             values.append([(o, v) for v in _values(o)])
     search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
+    key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
+    output = None
     for combo in itertools.product(*structural):
         base = _compose(list(combo) + search + [f"{o.get_key_element()}={_text(v)}"
                                                  for o, v in (vs[0] for vs in values)])
-        key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
-        _check_output_dir(str(OmegaConf.select(base, key)), key, args.multirun, args.overrides)
+        if output is None:
+            output = Output(key, str(OmegaConf.select(base, key)),
+                            any(o.key_or_group == key for o in parsed), args.multirun,
+                            args.overrides, writes=not args.cfg)
         with open_dict(base):
             del base["hydra"]
         for assignment in itertools.product(*values):
             _check_values(base, assignment)
+    return output
 
 
 def _text(value) -> str:
@@ -164,40 +191,3 @@ def _composition_message(e: Exception, overrides: list[str]) -> str:
                "spelling; pinn-train --cfg job lists the keys)"
     cause = str(e.__cause__ or "").strip().splitlines()
     return " ".join(line.strip() for line in text.splitlines()[:2]) + (f" ({cause[0]})" if cause else "")
-
-
-def _check_output_dir(folder: str, key: str, multirun: bool, overrides: list[str]) -> None:
-    """The output folder is new (or, for a single run, the same run again: same overrides and a
-    checkpoint, which resumes in place), and writable. Hydra writes ``.hydra/`` before the job
-    starts: this check is what keeps it from overwriting another run's files."""
-    path = Path(folder)
-    if not folder.strip():
-        raise PinnError(f"{key}='' is not allowed: expected a folder (empty means the current one)")
-    if path.is_dir() and any(path.iterdir()):
-        saved = path / ".hydra" / "overrides.yaml"
-        same = (not multirun and (path / "checkpoints" / "last.pt").exists() and saved.is_file()
-                and _plain_overrides(yaml.safe_load(saved.read_text()) or []) == _plain_overrides(overrides))
-        if not same:
-            raise PinnError(f"{key}={folder!r} is not allowed: it already holds files (another run); "
-                            "choose a new folder, or resume=<that run> to continue it into a new one "
-                            "(nothing was changed)")
-    _check_writable(path, key)
-
-
-def _plain_overrides(overrides) -> list[str]:
-    return sorted(o for o in overrides if not o.startswith(("resume=", "hydra.run.dir=")))
-
-
-def _check_writable(path: Path, key: str) -> None:
-    """The output folder can be created and written (tested with a temporary file)."""
-    folder = str(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as e:
-        raise PinnError(f"{key}={folder!r} is not allowed: expected a writable folder "
-                        f"({e.strerror or e})")
-    finally:
-        if path.is_dir() and not any(path.iterdir()):
-            os.rmdir(path)

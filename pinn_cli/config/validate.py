@@ -26,7 +26,7 @@ PRIMARY = {
     "dtype": Literal["float32", "float64"],
     "engine": Literal["auto", "streams", "autograd"],
     "compile": bool,
-    "threads": Count | None,
+    "threads": Count | Literal["auto"] | None,
     "iterations": Count,
     "eval_every": Count,
     "log_every": Count,

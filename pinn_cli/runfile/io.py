@@ -30,7 +30,13 @@ import numpy as np
 
 from pinn_cli.errors import PinnError
 
-SCHEMA_VERSION = 2           # 2: attrs choices/overrides, generic weighting stats, optional adam fields
+SCHEMA_VERSION = 3           # 3: the outcome in /final; 2: attrs choices/overrides, generic weighting stats
+# The run's outcome, written in place when the writer closes (``/final/<name>``, scalars made when
+# the file is created): an attribute cannot change under SWMR, and reopening the file to set one
+# needs room that a full disk does not have. Readers see these as root attributes.
+FINAL = {"status": "S16", "steps": "i8", "wall_time": "f8", "final_loss": "f8",
+         "final_rel_l2": "f8", "best_rel_l2": "f8", "best_step": "i8"}
+UNSET = {"i": -1, "f": np.nan}           # what an outcome field holds until it is set
 CHUNK_BYTES = 1 << 16
 # An SWMR reader re-reads metadata whose checksum fails, sleeping 1, 2, 4, ... ns in between (a
 # writer may be halfway through rewriting it). HDF5's default, 100 attempts, sums to 2^100 ns:
@@ -89,7 +95,7 @@ class RunWriter:
         self.failed: str | None = None              # why a write was refused, once one was
         try:
             self.f = h5py.File(self.path, "w-", libver="latest", rdcc_nbytes=0)
-            self.f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", **attrs})
+            self.f.attrs.update({"schema_version": SCHEMA_VERSION, **attrs})
             for name, spec in series.items():
                 g = self.f.create_group(name)
                 g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="i8", chunks=(4096,))
@@ -103,6 +109,10 @@ class RunWriter:
                 self.sizes[name] = 0
             for key, value in (static or {}).items():
                 self.f.create_dataset(key, data=value)
+            final = self.f.create_group("final")
+            for key, dtype in FINAL.items():     # allocated now: setting them needs no new room
+                final.create_dataset(key, data=np.array(b"running" if key == "status"
+                                                        else UNSET[dtype[0]], dtype=dtype))
             self.f.swmr_mode = True
             self.f.flush()
         except (OSError, RuntimeError) as e:
@@ -154,18 +164,26 @@ class RunWriter:
                 self.append(group, int(data["step"][i]),
                             **{k: v[i] for k, v in data.items() if k != "step"})
 
-    def close(self, status: str, **attrs) -> None:
-        """Close the file, then record the final status (attributes cannot change under SWMR).
+    def close(self, status: str, **outcome) -> None:
+        """Write the outcome (``status`` and any of :data:`FINAL`) into ``/final``, then close.
 
-        The HDF5 file is closed exactly once; a second call does nothing. Raises RunWriteError
-        when the status cannot be recorded (a write was refused, or the file cannot be opened
-        again): the file then keeps status ``running``, as a killed run's file, and every record.
+        The values overwrite datasets made with the file, in place, so that this needs no room a
+        full disk lacks and the file is never reopened. The HDF5 file is closed exactly once; a
+        second call does nothing. Raises RunWriteError when the outcome cannot be written (a
+        write was refused before or now): the file then keeps status ``running``, as a killed
+        run's file, and every record.
         """
+        unknown = set(outcome) - set(FINAL)
+        if unknown:
+            raise ValueError(f"not outcome fields of the run file: {sorted(unknown)}")
         if self.f is None:
             return
         if not self.failed:
             try:
-                self.f.flush()                      # all on disk before close's last writes
+                for key, value in {"status": status, **outcome}.items():
+                    if value is not None:
+                        self.f["final"][key][()] = value.encode() if key == "status" else value
+                self.f.flush()
             except (OSError, RuntimeError) as e:
                 self._refused(e)
         f, self.f = self.f, None
@@ -173,16 +191,10 @@ class RunWriter:
             f.close()
         except (OSError, RuntimeError) as e:
             self.failed = self.failed or _reason(e)
-        keeps = "the file keeps status 'running' and every record appended"
         if self.failed:
             raise RunWriteError(self.path, f"cannot record status {status!r}: a write failed "
-                                           f"({self.failed}); {keeps}")
-        try:
-            with h5py.File(self.path, "r+") as f:
-                f.attrs.update({"status": status, **attrs})
-        except (OSError, RuntimeError) as e:
-            raise RunWriteError(self.path, f"cannot record status {status!r} ({_reason(e)}); "
-                                           f"{keeps}") from e
+                                           f"({self.failed}); the file keeps status 'running' and "
+                                           f"every record appended")
 
     def _refused(self, error: BaseException) -> None:
         self.failed = _reason(error)
@@ -228,7 +240,11 @@ def read_attrs(path) -> dict:
     """Only the root attributes of a run file (fast: no series are read)."""
     path = _existing(Path(path))
     with _reading(path) as f:
-        return {k: _plain(v) for k, v in f.attrs.items()}
+        run = Run(path=path, attrs={k: _plain(v) for k, v in f.attrs.items()})
+        if "final" in f:
+            for key, ds in f["final"].items():
+                _collect(run, f"final/{key}", ds, steps_only=False)
+        return run.attrs
 
 
 def count_records(path, before_step: int | None = None) -> dict[str, int]:
@@ -386,7 +402,11 @@ def _data_end(ds: h5py.Dataset, n: int | None = None) -> int:
 
 def _collect(run: Run, name: str, obj: h5py.Dataset, steps_only: bool) -> None:
     group, _, key = name.rpartition("/")
-    if group and "step" in obj.parent and obj.maxshape[0] is None:
+    if group == "final" and key in FINAL:
+        value = _plain(obj[()])
+        if value != UNSET.get(FINAL[key][0]) and value == value:    # set (NaN != NaN: unset)
+            run.attrs[key] = value
+    elif group and "step" in obj.parent and obj.maxshape[0] is None:
         if steps_only and key != "step":
             return
         obj.refresh()

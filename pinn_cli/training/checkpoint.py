@@ -4,7 +4,8 @@ A checkpoint taken after k updates holds the parameters, the optimizer and sched
 weighting state (RBA's lambda), every random-number state, the wall-clock offset and k. It is
 written to ``last.pt.tmp``, synced to disk, and renamed over ``last.pt``: a kill (or a crash of
 the machine) never leaves half of one, and the next save removes the temporary file a kill left.
-A ``last.pt`` that cannot be read (truncated, empty, not a checkpoint) is one clear error.
+A ``last.pt`` that cannot be read (truncated, empty, not a checkpoint) is one clear error. It also
+holds the best error so far and its step (``best``; :mod:`pinn_cli.training.best`).
 """
 from __future__ import annotations
 
@@ -24,22 +25,28 @@ _KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "sched
 
 
 def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
-         config_yaml: str, loss_ref) -> Path:
+         config_yaml: str, loss_ref, best: dict | None = None) -> Path:
     path = Path(run_dir) / CHECKPOINT
     state = {
         "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "weighting": weighting.state_dict(),
+        "weighting": weighting.state_dict(), "best": best,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                 "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
     }
+    with contextlib.suppress(OSError):              # left by kills under the old naming
+        for stale in path.parent.glob("tmp*.tmp"):
+            stale.unlink(missing_ok=True)
+    return save_state(path, state)
+
+
+def save_state(path: Path, state: dict) -> Path:
+    """``torch.save(state)`` to ``path`` atomically: a synced temporary file renamed over it."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob("tmp*.tmp"):  # left by kills under the old naming
-            stale.unlink(missing_ok=True)
         _write_synced(tmp, lambda f: torch.save(state, f))
         os.replace(tmp, path)
         _sync_dir(path.parent)

@@ -30,12 +30,14 @@ from pinn_cli.models.fields import Field
 from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.runfile import RunWriter
 from pinn_cli.training import checkpoint
+from pinn_cli.training.best import BestModel
 from pinn_cli.training.context import RunContext
 from pinn_cli.training.evaluate import Evaluator
 from pinn_cli.training.objective import Objective
 from pinn_cli.training.preemption import StopSignals
 from pinn_cli.training.progress import Reporter
 from pinn_cli.training.resume import open_run_file
+from pinn_cli.training.threads import threads_for
 
 log = logging.getLogger("pinn_cli")
 # Exit codes of pinn-train, by final status (README, "Exit codes").
@@ -63,8 +65,7 @@ class Trainer:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.identity = identity or {}
         self.device, self.dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        self.threads = threads_for(cfg.threads)
         seed_all(cfg.seed)
         parts = build(cfg, self.device, self.dtype)
         self.pde, self.model, self.weighting = parts.pde, parts.model, parts.weighting
@@ -91,6 +92,7 @@ class Trainer:
                               self.optimizer, self.evaluator, self.device, self.dtype)
         self.config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         self.loss_ref: torch.Tensor | None = None  # the run's first loss, for divergence
+        self.best = BestModel()
 
     def _tensor(self, a) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
@@ -124,8 +126,11 @@ class Trainer:
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> dict:
-        with StopSignals() as stop:
-            summary = self._run(stop)
+        try:
+            with StopSignals() as stop:
+                summary = self._run(stop)
+        finally:
+            self.threads.close()
         stop.forward()                 # a scheduler's signal goes on to its handler (requeue)
         return summary
 
@@ -143,6 +148,7 @@ class Trainer:
                     break
                 probes = self.recorder.due(i)
                 before = {p.group: p.before(self.ctx, i) for p in probes}
+                self._offer_best(before, i)
                 lr = self.lr()
                 capture = any(p.needs_capture for p in probes)
                 out = self.step(i, self.recorder.batches if capture else 0)
@@ -159,6 +165,7 @@ class Trainer:
                     if self._act(probes, done):
                         break
                 reporter.advance(i)
+                self.threads.tick()
                 log_now, ckpt_now = done % cfg.log_every == 0, done % cfg.checkpoint_every == 0
                 if every_step or log_now or ckpt_now or done == cfg.iterations:
                     if bad.item():
@@ -214,10 +221,16 @@ class Trainer:
     def _status(self) -> str:
         return "  ".join(t for t in (p.status() for p in self.recorder.probes) if t)
 
+    def _offer_best(self, before: dict, step: int) -> None:
+        """The headline error the metrics probe measured (on its cadence) competes for best."""
+        if "metrics" in before:
+            self.best.offer(next(iter(before["metrics"].values())).item(), step, self.model)
+
     def _checkpoint(self, step: int, wall: float) -> None:
+        self.best.save(self.run_dir, self.config_yaml)       # first: last.pt then names it
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
                         scheduler=self.schedule, weighting=self.weighting, wall_time=wall,
-                        config_yaml=self.config_yaml, loss_ref=self.loss_ref)
+                        config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state())
 
     def _close(self, status: str, **attrs) -> None:
         try:
@@ -233,10 +246,11 @@ class Trainer:
     def _finish(self, status: str, steps: int, wall: float) -> dict:
         summary = {"status": status, "steps": steps, "run_dir": str(self.run_dir)}
         if status == "done":
-            self._checkpoint(steps, wall)
             # the trained network: every probe that does not need a training step records it
             final = [p for p in self.recorder.probes if not p.needs_capture]
             before = {p.group: p.before(self.ctx, steps) for p in final}
+            self._offer_best(before, steps)
+            self._checkpoint(steps, wall)
             with torch.enable_grad():
                 out = self.objective.evaluate()
             state = StepState(steps, out.loss, out.terms, out.residuals, self.lr(), wall, before)
@@ -252,6 +266,8 @@ class Trainer:
             self._checkpoint(steps, wall)
             log.warning("%s at step %d; checkpoint saved: a requeued job continues by itself, "
                         "or continue with resume=%s", status, steps, self.run_dir)
+        if self.best.step is not None:
+            summary.update(best_rel_l2=self.best.rel_l2, best_step=self.best.step)
         attrs = {k: v for k, v in summary.items() if k not in ("run_dir", "status")}
         self.writer.close(status, wall_time=wall, **attrs)
         return summary
@@ -274,6 +290,7 @@ class Trainer:
         checkpoint.restore(state, model=self.model, optimizer=self.optimizer,
                            scheduler=self.schedule, weighting=self.weighting)
         self.loss_ref = state["loss_ref"]
+        self.best.restore(state.get("best"), self.cfg.get("resume") or self.run_dir, self.run_dir)
         return state["step"], state["wall_time"]
 
     def _attrs(self) -> dict:
