@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=300_000, help="run length for the overhead")
     args = ap.parse_args()
     tr = trainer(PAPER + [f"device={args.device}"])
-    obj, dev, b = tr.objective, tr.device, tr.recorder.batches
+    obj, dev, b = tr.loss, tr.device, tr.recorder.batches
     print(f"paper network on {dev}: depth 6, width 128, {obj.n_res} points, {b} SNR batches, "
           f"engine {tr.field.engine}, torch {torch.__version__}, threads {torch.get_num_threads()}")
 

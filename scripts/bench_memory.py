@@ -127,7 +127,7 @@ def main(argv=None) -> None:
     from pinn_cli.pdes.base import PDE
     from pinn_cli.training import trainer as trainer_mod
     from pinn_cli.training.evaluate import Evaluator
-    from pinn_cli.training.objective import Objective
+    from pinn_cli.training.loss_engine import LossEngine
 
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from benchlib import compose_cfg
@@ -145,7 +145,7 @@ def main(argv=None) -> None:
     trace.wrap(trainer_mod.Trainer, "_finish", "finish")
     trace.wrap(Evaluator, "rel_l2", "evaluate rel-L2")
     trace.wrap(Evaluator, "__init__", "Evaluator(...)")
-    trace.wrap(Objective, "evaluate", "final loss")
+    trace.wrap(LossEngine, "evaluate", "final loss")
     pde_cls = type(compose_pde(cfg))
     trace.wrap(pde_cls, "sample", "sample points")
     trace.wrap(pde_cls, "reference", "reference")

@@ -23,7 +23,7 @@ of the three sweeps goes to ``--out``.
 reads every residual before the loss (RBA's max |r|) and more than one chunk, a step first forms
 all residuals without a graph, then the chunks with a graph and their backward. One step of the
 paper network at ``--n`` points with ``weighting=rba`` against ``weighting=none``, and that
-residual pass alone (``Objective._interior_detached``), alternated in one process, median of
+residual pass alone (``LossEngine._interior_detached``), alternated in one process, median of
 ``--steps`` rounds.
 
 ``--capture`` times the steps that record the SNR instead (``diagnostics=basic``: batches of
@@ -90,7 +90,7 @@ def child(n: int, depth: int, width: int, steps: int, capture: bool, device: str
         tr.step(i, batches)
         sync(tr.device)
         times.append(time.perf_counter() - t)
-    return {"n": n, "depth": depth, "width": width, "chunk": tr.objective.chunk, "batches": batches,
+    return {"n": n, "depth": depth, "width": width, "chunk": tr.loss.chunk, "batches": batches,
             "build_s": build, "first_s": first, "step_s": statistics.median(times) if times else first,
             "base_mib": base / 1024, "first_above_mib": (first_peak - base) / 1024,
             "peak_mib": max(hwm_build, status_kib("VmHWM")) / 1024}

@@ -97,7 +97,7 @@ def variants(size: str, device: str, compiled: bool = False, only: str | None = 
         base_model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
         base_model.load_state_dict(tr.model.state_dict())
         base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
-        x, x_ic = tr.objective.points["res"], tr.objective.points["ic"]
+        x, x_ic = tr.loss.points["res"], tr.loss.points["ic"]
         u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
         runs[NAMES[0]] = lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic)
     extra = {NAMES[1]: [], NAMES[2]: ["engine=streams"], NAMES[3]: ["compile=true"]}

@@ -7,7 +7,7 @@ For every ``run.h5`` under the folders, it sets side by side
 
 * **offline**: the onsets pinn-analyze reports (``analysis.summary.analyze_run`` with the default
   ``PhaseParams``, i.e. ``phases.detect`` on the complete ``/snr/global`` series);
-* **online**: ``analysis.online.OnlinePhases`` fed the stored SNR records one at a time, in the
+* **online**: ``phases.online.OnlinePhases`` fed the stored SNR records one at a time, in the
   order the SNR probe fed them during training, and *not* finished: the onsets a phase action
   could have used by the end of the run. (``finish()`` is then called too, and must give
   ``detect``'s onsets exactly: the agreement the detector documents.)
@@ -61,8 +61,8 @@ import numpy as np
 import yaml
 
 from pinn_cli.analysis.identity import run_identity
-from pinn_cli.analysis.online import OnlinePhases
-from pinn_cli.analysis.phases import PhaseParams, _first, is_step, refine, running_median
+from pinn_cli.phases.online import OnlinePhases
+from pinn_cli.phases.offline import PhaseParams, _first, is_step, refine, running_median
 from pinn_cli.analysis.summary import analyze_run
 from pinn_cli.cli.analyze import find_runs
 from pinn_cli.diagnostics.probes import ACTIONS, PHASES

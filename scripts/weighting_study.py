@@ -145,7 +145,7 @@ def overhead(args) -> None:
     from pinn_cli.diagnostics.base import StepState
 
     tr = trainer([f"+experiment={args.experiment}", "device=cpu", "threads=1"])
-    obj, b = tr.objective, tr.recorder.batches
+    obj, b = tr.loss, tr.recorder.batches
     print(f"{args.experiment}: {obj.n_res} points, {b} SNR batches, {sum(p.numel() for p in obj.model_params)} "
           f"parameters, conditions {[k for k in obj.term_weights if k != 'res']}, torch threads "
           f"{torch.get_num_threads()}")

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from pinn_cli.cli.analyze import main as analyze
-from pinn_cli.config.build import build
-from pinn_cli.config.validate import validate
+from pinn_cli.training.build import build
+from pinn_cli.training.validate import validate
 from pinn_cli.diagnostics.field_map import FieldMapProbe, grid_axes, subsample
 from pinn_cli.errors import ConfigError
 from pinn_cli.models.fields import Field
 from pinn_cli.pdes import Helmholtz, LidDrivenCavity
-from pinn_cli.pdes.base import grid_points
+from pinn_cli.problem import Problem, grid_points
 from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.runfile import read_run
 from pinn_cli.training.evaluate import Evaluator
@@ -144,18 +144,15 @@ def test_field_map_grid_helpers():
 def test_field_map_refuses_other_dimensions():
     probe = FieldMapProbe(every=10)
     probe.group = "field_map"
-    probe.check(Helmholtz(), None)
-    probe.check(LidDrivenCavity(), None)
-
-    class ThreeD:
-        dim, axes = 3, ("t", "x", "y")
-
+    probe.check(Problem.of(Helmholtz()))
+    probe.check(Problem.of(LidDrivenCavity()))
+    three_d = Problem(axes=("t", "x", "y"), outputs=("u",), terms={"res": 8}, bounds=((0, 1),) * 3)
     with pytest.raises(ConfigError, match="diagnostics.field_map"):
-        probe.check(ThreeD(), None)
+        probe.check(three_d)
     with pytest.raises(ConfigError, match="grid"):
         bad = FieldMapProbe(grid=[1, 8], every=10)
         bad.group = "field_map"
-        bad.check(Helmholtz(), None)
+        bad.check(Problem.of(Helmholtz()))
 
 
 @pytest.mark.parametrize("preset", ["paper_cavity", "paper_cavity_rba", "cpu_cavity",

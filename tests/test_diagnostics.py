@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from pinn_cli.optimizers.view import OptimizerView
+
 from pinn_cli.diagnostics.adam import adam_snr
 from pinn_cli.diagnostics.entropy import layer_entropy
 from pinn_cli.diagnostics.moments import BatchMoments
@@ -24,9 +26,9 @@ def test_fast_snr_equals_naive_loop(make_cfg, tmp_path, pde, weighting, chunk):
                    "diagnostics.snr.batches=8", "model.depth=3", f"chunk_size={chunk}")
     tr = Trainer(cfg, tmp_path)
     if weighting == "rba":  # weights far from uniform, so re-weighting matters
-        tr.weighting.lam = torch.rand(tr.objective.n_res, dtype=torch.float64)
-    fast = tr.objective.backward(0, update=False, capture=8).batch_moments
-    naive = BatchMoments.from_batches(tr.objective.batch_gradients(8))
+        tr.weighting.lam = torch.rand(tr.loss.n_res, dtype=torch.float64)
+    fast = tr.loss.backward(0, update=False, capture=8).batch_moments
+    naive = BatchMoments.from_batches(tr.loss.batch_gradients(8))
     assert fast.count == naive.count == 8
     for f, n in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         assert f.shape == n.shape
@@ -46,7 +48,7 @@ def _batch_gradients_by_definition(tr, batches):
     from pinn_cli.models.fields import Field
 
     field = Field(tr.model, tr.pde.axes, "autograd", outputs=tr.pde.outputs)
-    pts, w = tr.objective.points, tr.pde.loss_weights
+    pts, w = tr.loss.points, tr.pde.loss_weights
     lam = tr.weighting.weights().get("res")
     n = len(pts["res"]) // batches
     weights = tr.model.weight_matrices()
@@ -69,7 +71,7 @@ def test_both_snr_paths_see_the_updated_weights(make_cfg, tmp_path, engine):
     cfg = make_cfg("pde=allen_cahn", "weighting=rba", "weighting.init=residual", "dtype=float64",
                    "diagnostics=paper", "diagnostics.snr.batches=8", f"engine={engine}")
     tr = Trainer(cfg, tmp_path)
-    got = tr.objective.backward(0, update=True, capture=8).batch_moments
+    got = tr.loss.backward(0, update=True, capture=8).batch_moments
     want = BatchMoments.from_batches(_batch_gradients_by_definition(tr, 8))
     assert got.count == 8
     for g, w in zip([*got.mean, *got.var], [*want.mean, *want.var]):
@@ -79,8 +81,8 @@ def test_both_snr_paths_see_the_updated_weights(make_cfg, tmp_path, engine):
 def test_fast_snr_float32_agrees_to_1e5(make_cfg, tmp_path):
     cfg = make_cfg("diagnostics=paper", "diagnostics.snr.batches=16")
     tr = Trainer(cfg, tmp_path)
-    fast = tr.objective.backward(0, update=False, capture=16).batch_moments
-    sf, sn = snr_stats(fast), snr_stats(tr.objective.batch_gradients(16))
+    fast = tr.loss.backward(0, update=False, capture=16).batch_moments
+    sf, sn = snr_stats(fast), snr_stats(tr.loss.batch_gradients(16))
     assert abs(sf["global"] / sn["global"] - 1) < 1e-5
 
 
@@ -146,7 +148,7 @@ def test_adam_snr_from_bias_corrected_moments():
         m, v = 0.9 * m + 0.1 * g, 0.99 * v + 0.01 * g**2
     m_hat, v_hat = m / (1 - 0.9**2), v / (1 - 0.99**2)
     den = v_hat.sqrt() + 1e-8
-    out = adam_snr(opt)
+    out = adam_snr(OptimizerView(opt).adam_moments())
     assert out["snr"].item() == pytest.approx((m_hat.norm() / den.norm()).item(), rel=1e-9)
     assert out["mean_step"].item() == pytest.approx((m_hat / den).abs().mean().item(), rel=1e-9)
 

@@ -24,10 +24,12 @@ from omegaconf import OmegaConf, open_dict
 
 from pinn_cli.cli import train
 from pinn_cli.cli.analyze import main as analyze
-from pinn_cli.config.argv import GROUPS, options
-from pinn_cli.config.build import build
-from pinn_cli.config.schema import bad_values, signature_of
-from pinn_cli.config.validate import SUPPLIED, validate
+from pinn_cli.cli.argv import options
+from pinn_cli.training.build import build
+from pinn_cli.schema import bad_values, signature_of
+from pinn_cli.problem import CONTEXT
+from pinn_cli.schema import GROUPS
+from pinn_cli.training.validate import validate
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import RunWriter, SeriesSpec, read_run
 from pinn_cli.training.resume import RUN_FILE
@@ -254,8 +256,9 @@ def _option_nodes():
             for prefix, node in nodes:
                 _, params, _ = signature_of(node["_target_"])
                 for name, (annotation, _) in params.items():
-                    if name not in SUPPLIED.get(group, ()):
-                        cases += [(option, f"{prefix}.{name}", v) for v in bad_values(annotation)]
+                    # a context key left null is the problem's value: None is not a bad value there
+                    cases += [(option, f"{prefix}.{name}", v) for v in bad_values(annotation)
+                              if not (name in CONTEXT and v is None)]
     return cases
 
 

@@ -478,14 +478,17 @@ def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "other-arrays"])
 def test_a_damaged_cache_entry_is_computed_and_written_again(tmp_path, damage, caplog, umask_022):
     cache, solve = ReferenceCache(tmp_path), _Solver()
     cache.get("ref", {"n": 50}, solve)
     path = cache.path("ref", {"n": 50})
     data = path.read_bytes()
-    path.write_bytes({"truncated": data[: len(data) // 2], "empty": b"",
-                      "garbage": os.urandom(2000)}[damage])
+    if damage == "other-arrays":                 # a valid .npz without the expected arrays
+        np.savez(path, x=np.zeros(3))
+    else:
+        path.write_bytes({"truncated": data[: len(data) // 2], "empty": b"",
+                          "garbage": os.urandom(2000)}[damage])
     with caplog.at_level(logging.WARNING, logger="pinn_cli"):
         got = ReferenceCache(tmp_path).get("ref", {"n": 50}, solve)
     assert solve.calls == 2

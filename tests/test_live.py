@@ -2,15 +2,20 @@
 actions, pinn-analyze --watch, the TensorBoard export, and the default run's diagnostics."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from pinn_cli.analysis.phases import detect
-from pinn_cli.cli.analyze import main as analyze, watch
-from pinn_cli.analysis.phases import PhaseParams
+from pinn_cli.phases.offline import detect
+from pinn_cli.analysis.liveness import STALE
+from pinn_cli.cli.analyze import _table, main as analyze
+from pinn_cli.cli.watch import expected_jobs, watch
+from pinn_cli.phases.offline import PhaseParams
+from pinn_cli.diagnostics.actions import DecayLR, Stop
 from pinn_cli.diagnostics.probes import ACTIONS, PHASES, SNRProbe, auto_batches
 from pinn_cli.runfile import RunWriter, SeriesSpec, read_run
 from pinn_cli.training.trainer import Trainer, run
@@ -38,18 +43,21 @@ def test_live_phase_matches_the_offline_detector_and_asks_for_its_action():
     first_total = steps[phases.index("total_diffusion")]
     assert first_total > off.total_diffusion                  # confirmed after the onset ...
     assert probe.online.onsets["total_diffusion"] == off.total_diffusion   # ... at the same step
-    assert [ACTIONS[r["action"]] for r in recs].count("decay_lr") == 1 and probe.actions == ["decay_lr"]
+    assert [ACTIONS[r["action"]] for r in recs].count("decay_lr") == 1
+    assert [a.name for a in probe.actions] == ["decay_lr"] and probe.actions[0].factor == 0.5
 
 
 def test_phase_actions_change_the_learning_rate_and_stop(make_cfg, tmp_path):
     tr = Trainer(make_cfg("diagnostics=paper", "diagnostics.snr.batches=8"), tmp_path)
     probe = next(p for p in tr.recorder.probes if p.group == "snr")
     lr0, base0 = tr.lr(), list(tr.schedule.base_lrs)
-    probe.lr_factor, probe.actions = 0.25, ["decay_lr"]
-    assert tr._act([probe], 10) is False and probe.actions == []
+    probe.actions = [DecayLR(0.25)]
+    tr._act([probe], 10)
+    assert probe.actions == [] and not tr._stop
     assert tr.lr() == pytest.approx(lr0 * 0.25) and tr.schedule.base_lrs[0] == pytest.approx(base0[0] * 0.25)
-    probe.actions = ["stop"]
-    assert tr._act([probe], 11) is True
+    probe.actions = [Stop()]
+    tr._act([probe], 11)
+    assert tr._stop
 
 
 def test_the_default_run_records_the_live_phase_and_resumes_it(make_cfg, tmp_path):
@@ -78,17 +86,43 @@ def test_watch_follows_a_run_until_it_ends(tmp_path, capsys):
     t = threading.Thread(target=finish)
     t.start()
     t0 = time.perf_counter()
-    watch([tmp_path], PhaseParams(), every=0.2)
+    watch([tmp_path], PhaseParams(), 0.2, STALE, _table)
     t.join()
     out = capsys.readouterr().out
     assert "1 running or pending" in out and "all ended" in out and time.perf_counter() - t0 < 30
 
 
 def test_watch_counts_a_sweeps_pending_jobs(tmp_path):
-    from pinn_cli.cli.analyze import expected_jobs
     (tmp_path / "multirun.yaml").write_text(
         "hydra:\n  overrides:\n    task:\n    - seed=0,1,2\n    - weighting=none,rba\n    - iterations=5\n")
     assert expected_jobs(tmp_path) == 6 and expected_jobs(tmp_path / "nothing") == 1
+
+
+def test_watch_ends_when_no_run_can_progress(tmp_path, capsys):
+    """A run whose writer was SIGKILLed (its pid gone), a truncated file unchanged for longer
+    than --stale, and a sweep job that will never start (the launcher's claim released): the
+    watch ends, naming what stopped, instead of waiting forever."""
+    import os
+    import platform
+    sweep = tmp_path / "sweep"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spec = {"snr": SeriesSpec({"global": ((), "f8")})}
+    (sweep / "0_killed").mkdir(parents=True)
+    w = RunWriter(sweep / "0_killed" / "run.h5", {"host": platform.node(), "pid": dead.pid}, spec)
+    w.append("snr", 0, **{"global": 5.0})
+    w.f.flush()                                          # left open: as SIGKILL leaves it
+    (sweep / "1_truncated").mkdir()
+    (sweep / "1_truncated" / "run.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    old = time.time() - 3600
+    os.utime(sweep / "1_truncated" / "run.h5", (old, old))
+    (sweep / "multirun.yaml").write_text("hydra:\n  overrides:\n    task:\n    - seed=0,1,2\n")
+    (sweep / ".pinn.lock").touch()                       # the launcher's claim, released
+    t0 = time.perf_counter()
+    watch([sweep], PhaseParams(), 0.2, 60.0, _table)
+    out = capsys.readouterr().out
+    assert "all ended" in out and "0_killed" in out and "unreadable" in out
+    assert time.perf_counter() - t0 < 30
 
 
 def test_tensorboard_export_holds_the_run_file_values(make_cfg, tmp_path):

@@ -10,7 +10,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from pinn_cli.config.schema import check_node
+from pinn_cli.schema import check_node
 from pinn_cli.errors import ConfigError
 from pinn_cli.models.fourier_mlp import FourierMLP
 from pinn_cli.models.layers import Dense, Embedding, xavier_normal

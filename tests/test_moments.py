@@ -113,13 +113,13 @@ def test_fast_moments_with_unequal_batches_per_chunk(make_cfg, tmp_path):
     updating, equal those of the naive batch gradients."""
     tr = Trainer(make_cfg("pde=allen_cahn", "weighting=rba", "weighting.init=residual", "dtype=float64",
                           "diagnostics=paper", "diagnostics.snr.batches=8", "chunk_size=96"), tmp_path)
-    assert [r.stop - r.start for r in tr.objective.chunks()] == [96, 96, 64]
-    fast = tr.objective.backward(0, update=True, capture=8).batch_moments
-    assert tr.objective.fast_capture and fast.count == 8
-    naive = BatchMoments.from_batches(tr.objective.batch_gradients(8))
+    assert [r.stop - r.start for r in tr.loss.chunks()] == [96, 96, 64]
+    fast = tr.loss.backward(0, update=True, capture=8).batch_moments
+    assert tr.loss.fast_capture and fast.count == 8
+    naive = BatchMoments.from_batches(tr.loss.batch_gradients(8))
     for f, n in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         assert ((f - n).norm() / n.norm()).item() < 1e-10
     # the fallback path, one batch gradient at a time, gives the same moments
-    loop = tr.objective.batch_moments(8)
+    loop = tr.loss.batch_moments(8)
     for f, n in zip([*loop.mean, *loop.var], [*naive.mean, *naive.var]):
         assert ((f - n).norm() / n.norm()).item() < 1e-10

@@ -83,7 +83,7 @@ def test_the_squared_loss_is_bit_identical_to_a_hand_written_sum_of_squares(make
     """objective=pinn (the default) forms L = sum_k w_k sum_i e_ik^2 / N_k exactly as before."""
     tr = Trainer(make_cfg("chunk_size=0", "engine=autograd", "pde.loss_weights.bc=3.0"), tmp_path)
     assert tr.cfg.objective.loss == "squared"
-    obj, pde, field, pts = tr.objective, tr.pde, tr.field, tr.objective.points
+    obj, pde, field, pts = tr.loss, tr.pde, tr.field, tr.loss.points
     out = obj.backward(0)
     grads = [p.grad.clone() for p in tr.model.parameters()]
     obj.zero_grad()
@@ -110,9 +110,9 @@ def test_a_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, loss, weig
     out = []
     for chunk in (0, 32, 64):
         tr = _robust_trainer(make_cfg, tmp_path / str(chunk), loss, chunk, weighting)
-        res = tr.objective.backward(0, update=True, capture=8)
+        res = tr.loss.backward(0, update=True, capture=8)
         out.append((res, [p.grad.clone() for p in tr.model.parameters()]))
-    assert len(tr.objective.chunks()) == 4
+    assert len(tr.loss.chunks()) == 4
     if loss == "huber":                  # both of Huber's branches are in the loss
         w = tr.weighting.apply(res.residuals)
         a = torch.cat([w["res"].abs(), w["bc"].abs()])
@@ -137,10 +137,10 @@ def test_fast_snr_batch_gradients_equal_the_naive_path_for_huber(make_cfg, tmp_p
     tr = Trainer(make_cfg(*pde, "dtype=float64", f"objective={objective}", "objective.loss=huber",
                           "objective.delta=0.2", "chunk_size=64", "weighting=rba",
                           "weighting.init=residual", "diagnostics.snr.batches=8"), tmp_path)
-    fast = tr.objective.backward(0, update=True, capture=8).batch_moments
-    assert tr.objective.fast_capture                      # the shares came from the step's backward
-    assert len(tr.objective.chunks()) > 1                 # merged over chunks
-    naive = BatchMoments.from_batches(tr.objective.batch_gradients(8))
+    fast = tr.loss.backward(0, update=True, capture=8).batch_moments
+    assert tr.loss.fast_capture                      # the shares came from the step's backward
+    assert len(tr.loss.chunks()) > 1                 # merged over chunks
+    naive = BatchMoments.from_batches(tr.loss.batch_gradients(8))
     assert fast.count == 8
     for a, b in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)

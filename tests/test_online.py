@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from pinn_cli.analysis.online import OnlinePhases
-from pinn_cli.analysis.phases import PhaseParams, detect
+from pinn_cli.phases.online import OnlinePhases
+from pinn_cli.phases.offline import PhaseParams, detect
 from tests.test_phases import cadence, cavity, drifting, synthetic
 
 KINDS = ("fitting_end", "total_diffusion")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from pinn_cli.analysis.plots import stage_boundaries
-from pinn_cli.config.build import build
-from pinn_cli.config.validate import validate
+from pinn_cli.training.build import build
+from pinn_cli.training.validate import validate
 from pinn_cli.errors import ConfigError
 from pinn_cli.optimizers.lbfgs import MAX_ITER, NO_STEP
 from pinn_cli.optimizers.schedules import make_schedule

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pinn_cli.analysis.phases import PhaseParams
+from pinn_cli.phases.offline import PhaseParams
 from pinn_cli.analysis.summary import analyze_run, onset_windows
 from pinn_cli.cli.analyze import main
 from pinn_cli.runfile import RunWriter, SeriesSpec, read_run

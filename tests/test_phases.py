@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pinn_cli.analysis.phases import PhaseParams, detect
+from pinn_cli.phases.offline import PhaseParams, detect
 
 
 def cadence(end: int) -> np.ndarray:
@@ -86,7 +86,7 @@ def test_a_brief_dip_is_not_a_transition():
 def test_onsets_step_in_the_right_direction():
     """Around total diffusion the SNR rises, around the end of fitting it falls, even when the
     series flickers across 1 nearby (a dip just before the rise must not be taken as the onset)."""
-    from pinn_cli.analysis.phases import refine
+    from pinn_cli.phases.offline import refine
     y = np.array([0.5, 0.4, 0.6, -1.0, -1.2, -0.9, -1.1, 1.0, 1.1, 0.9, 1.2, 1.0])
     assert refine(y, 7, 5, up=True) == 7
     assert refine(y, 7, 5, up=False) == 3

@@ -20,7 +20,7 @@ ANALYZE = [sys.executable, "-c", "from pinn_cli.cli.analyze import cli; cli()"]
 PLUGINS = '''
 import numpy as np
 import torch
-from pinn_cli.config.schema import Count, Positive
+from pinn_cli.schema import Count, Positive
 from pinn_cli.diagnostics import Probe
 from pinn_cli.models.base import Model
 from pinn_cli.optimizers.base import OptimizerSpec
@@ -30,8 +30,9 @@ from pinn_cli.weighting.base import Weighting
 
 
 class Poisson1D(PDE):
-    """-u'' = pi^2 sin(pi x) on [0, 1], u(0) = u(1) = 0: u = sin(pi x)."""
+    """-u'' = pi^2 sin(pi x) on [0, 1], u(0) = u(1) = 0: u = sin(pi x), periodic with period 2."""
     axes = ("x",)
+    periodic = {"x": 2.0}
 
     def __init__(self, n_collocation: Count = 128):
         self.bounds, self.n_collocation = np.array([[0.0, 1.0]]), n_collocation
@@ -53,9 +54,12 @@ class Poisson1D(PDE):
 
 
 class Residual2(Model):
-    """Two tanh layers with a skip connection: h2 = h1 + tanh(W2 h1)."""
+    """Two tanh layers with a skip connection: h2 = h1 + tanh(W2 h1). It is told the problem's
+    periodic axes (its YAML leaves them out) and refuses to be built without them."""
 
-    def __init__(self, in_dim, out_dim=1, width: Count = 16):
+    def __init__(self, in_dim, out_dim=1, width: Count = 16, periodic_axes=None, periods=None):
+        if periodic_axes != [0] or periods != [2.0]:
+            raise ValueError(f"not told the periodic axes: {periodic_axes}, {periods}")
         super().__init__(in_dim, out_dim)
         self.a, self.b = torch.nn.Linear(in_dim, width), torch.nn.Linear(width, width)
         self.out = torch.nn.Linear(width, out_dim)
@@ -111,15 +115,21 @@ class ClosureAdamW(OptimizerSpec):
         return torch.optim.AdamW(params, lr=self.lr), None
 
 
-class GradNorm(Probe):
-    """/grad_norm: the norm of the gradient of the loss over all weight matrices."""
+class WeightNorm(Probe):
+    """/wnorm: the norm of all weight matrices, and the step's loss; draws its own figure."""
 
-    def spec(self, ctx):
-        return SeriesSpec({"norm": ((), "f8")})
+    def spec(self, view):
+        return SeriesSpec({"norm": ((), "f8"), "loss": ((), "f8")})
 
-    def record(self, ctx, state):
-        g = torch.cat([w.grad.reshape(-1) for w in ctx.model.weight_matrices()])
-        return {"norm": float(g.norm())}
+    def record(self, view, state):
+        w = torch.cat([m.reshape(-1) for m in view.weight_matrices()])
+        return {"norm": float(w.norm()), "loss": float(state.loss)}
+
+    @staticmethod
+    def figure(data, ax):
+        ax.plot(data["step"], data["norm"], label="||W||")
+        ax.legend()
+        open("figure_drawn.txt", "w").write(str(len(data["step"])))
 '''
 
 YAML = {
@@ -130,7 +140,7 @@ YAML = {
     "diagnostics/mine.yaml": textwrap.dedent("""\
         defaults: [paper, _self_]
         snr: {batches: 8, every: 5, dense_every: 0}
-        grad_norm: {_target_: my_plugins.GradNorm, every: 5}
+        wnorm: {_target_: my_plugins.WeightNorm, every: 5}
         residual_map: null
         """),
 }
@@ -154,7 +164,7 @@ def test_a_users_own_five_extensions_run_without_editing_pinn_cli(tmp_path, ref_
     r = read_run(folder / "run" / "run.h5")
     assert r.attrs["status"] == "done"
     assert json.loads(r.attrs["choices"])["optimizer"] == "closure_adamw"
-    assert list(r.series["grad_norm"]["step"]) == [0, 5, 10, 15, 20, 25, 30] and (r.series["grad_norm"]["norm"] > 0).all()
+    assert list(r.series["wnorm"]["step"]) == [0, 5, 10, 15, 20, 25, 30] and (r.series["wnorm"]["norm"] > 0).all()
     assert "adam" in r.series["snr"] and r.series["snr"]["per_layer"].shape == (6, 3)
     weights = r.series["weights"]["weighting_res_weight"]
     assert 2 > weights[-1] > weights[0] >= 1.5              # gradient ascent raised the weight
@@ -163,7 +173,8 @@ def test_a_users_own_five_extensions_run_without_editing_pinn_cli(tmp_path, ref_
     assert a.returncode == 0, a.stderr
     s = json.loads((folder / "run" / "analysis" / "summary.json").read_text())
     assert "poisson1d residual2 closure_adamw learned" in s["config"]["label"]
-    assert (folder / "run" / "analysis" / "grad_norm.png").is_file()
+    assert (folder / "run" / "analysis" / "wnorm.png").is_file()
+    assert (folder / "figure_drawn.txt").read_text() == "7"      # by the probe's own figure
 
 
 def test_a_plugin_option_with_a_bad_value_is_one_line_before_training(tmp_path):

@@ -96,10 +96,9 @@ def test_probe_records_the_terms_of_a_step(make_cfg, tmp_path):
     tr = Trainer(make_cfg("pde=burgers", "dtype=float64", "weighting=rba", "weighting.init=residual",
                           "diagnostics=paper", "diagnostics.snr.batches=8", PROBE), tmp_path)
     probe = next(p for p in tr.recorder.probes if p.group == "terms")
-    obj = tr.objective
+    obj = tr.loss
     out = obj.backward(0, capture=8)
-    rec = probe.record(tr.ctx, StepState(0, out.loss, out.terms, out.residuals, 0.0, 0.0, {},
-                                         out.batch_moments))
+    rec = probe.record(tr.view, tr._state(0, out, 0.0, 0.0, {}))
     weights = tr.model.weight_matrices()
     conds = tr.pde.conditions(tr.field, obj.points)
     parts = {"res": {"res": tr.pde.residual(tr.field, obj.points["res"])},

@@ -51,7 +51,11 @@ def test_the_governor_drops_to_one_thread_beside_busy_loops_and_returns_when_the
 
 def test_threads_option_picks_the_policy():
     saved = torch.get_num_threads()
-    assert isinstance(threads_for("auto"), ThreadGovernor) and isinstance(threads_for(None), ThreadGovernor)
+    for value in ("auto", None):
+        g = threads_for(value)
+        assert isinstance(g, ThreadGovernor)
+        g.close()
+    assert torch.get_num_threads() == saved
     fixed = threads_for(1)
     assert isinstance(fixed, FixedThreads) and torch.get_num_threads() == 1
     fixed.close()

@@ -25,7 +25,7 @@ def test_run_writes_metrics_and_learns(make_cfg, tmp_path):
     summary = run(cfg, tmp_path)
     assert summary["status"] == "done" and summary["steps"] == 60
     r = read_run(tmp_path / "run.h5")
-    assert r.attrs["status"] == "done" and r.attrs["schema_version"] == 2
+    assert r.attrs["status"] == "done" and r.attrs["schema_version"] == 3
     assert "pde:" in r.attrs["config"] and r.attrs["seed"] == 0
     m = r.series["metrics"]
     np.testing.assert_array_equal(m["step"], [0, 20, 40, 60])
@@ -84,9 +84,9 @@ def test_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, engine, weig
         tr = Trainer(make_cfg("dtype=float64", f"weighting={weighting}", f"chunk_size={chunk}",
                               f"engine={engine}", "diagnostics=paper", "diagnostics.snr.batches=8"),
                      tmp_path / str(chunk))
-        res = tr.objective.backward(0, update=True, capture=capture)
+        res = tr.loss.backward(0, update=True, capture=capture)
         out.append((res, [p.grad.clone() for p in tr.model.parameters()], tr.weighting.weights()))
-    assert tr.objective.chunk == 64 and len(tr.objective.chunks()) == 4
+    assert tr.loss.chunk == 64 and len(tr.loss.chunks()) == 4
     for res, grads, lam in out[1:]:
         torch.testing.assert_close(res.loss, out[0][0].loss, rtol=1e-12, atol=0)
         for a, b in zip(grads, out[0][1]):

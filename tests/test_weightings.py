@@ -7,8 +7,10 @@ import torch
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError
+from pinn_cli.problem import Problem
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import Trainer, run
+from pinn_cli.training.validate import validate
 from pinn_cli.weighting import RBA, Causal, Combined, GradNorm, SelfAdaptive
 from pinn_cli.runfile import read_run
 
@@ -30,11 +32,11 @@ def test_backward_per_chunk_equals_one_backward(make_cfg, tmp_path, weighting, c
     for chunk in (0, 32, 64):
         tr = Trainer(make_cfg(*BURGERS, *extra, f"chunk_size={chunk}", "diagnostics=paper",
                               "diagnostics.snr.batches=8"), tmp_path / str(chunk))
-        res = tr.objective.backward(0, update=True, capture=capture)
-        grads = _grads(tr.objective.params)
+        res = tr.loss.backward(0, update=True, capture=capture)
+        grads = _grads(tr.loss.params)
         tr.weighting.step()
         out.append((res, grads, tr.weighting.stats(), tr.weighting.weights()))
-    assert len(tr.objective.chunks()) == 4
+    assert len(tr.loss.chunks()) == 4
     for res, grads, stats, w in out[1:]:
         torch.testing.assert_close(res.loss, out[0][0].loss, rtol=1e-12, atol=0)
         for a, b in zip(grads, out[0][1]):
@@ -56,12 +58,12 @@ def test_term_grads_add_up_to_the_gradient(make_cfg, tmp_path):
     """The per-term gradients of a capturing step sum to ``.grad``; splitting the condition
     backward leaves the loss and gradient of a plain step (Burgers: ic and bc)."""
     tr = Trainer(make_cfg(*BURGERS, "diagnostics=paper", "diagnostics.snr.batches=8"), tmp_path)
-    plain = tr.objective.backward(0, capture=0)
-    ref = _grads(tr.objective.model_params)
-    tr.objective.zero_grad()
-    split = tr.objective.backward(0, capture=8)
+    plain = tr.loss.backward(0, capture=0)
+    ref = _grads(tr.loss.model_params)
+    tr.loss.zero_grad()
+    split = tr.loss.backward(0, capture=8)
     assert set(split.term_grads) == {"res", "ic", "bc"} and plain.term_grads is None
-    for i, p in enumerate(tr.objective.model_params):
+    for i, p in enumerate(tr.loss.model_params):
         total = sum(split.term_grads[k][i] for k in split.term_grads)
         torch.testing.assert_close(total, p.grad, rtol=1e-12, atol=1e-15)
         torch.testing.assert_close(p.grad, ref[i], rtol=1e-12, atol=1e-15)
@@ -72,11 +74,11 @@ def test_one_condition_term_split_is_bit_identical(make_cfg, tmp_path):
     bit for bit as a plain step does."""
     tr = Trainer(make_cfg("pde=allen_cahn", "engine=autograd", "diagnostics=paper",
                           "diagnostics.snr.batches=8"), tmp_path)
-    tr.objective.backward(0, capture=0)
-    ref = _grads(tr.objective.model_params)
-    tr.objective.zero_grad()
-    tr.objective.backward(0, capture=8)
-    for a, b in zip(_grads(tr.objective.model_params), ref):
+    tr.loss.backward(0, capture=0)
+    ref = _grads(tr.loss.model_params)
+    tr.loss.zero_grad()
+    tr.loss.backward(0, capture=8)
+    for a, b in zip(_grads(tr.loss.model_params), ref):
         assert torch.equal(a, b)
 
 
@@ -122,8 +124,9 @@ def test_sa_weights_grow_where_the_residual_stays_large():
 
 
 def test_sa_unknown_term_is_one_config_line():
+    problem = Problem(axes=("t", "x"), outputs=("u",), terms={"res": 4, "ic": 3}, bounds=((0, 1),) * 2)
     with pytest.raises(ConfigError, match=r"weighting.terms=\['res', 'bc'\].*\(res, ic\)"):
-        _sa(terms=["res", "bc"])
+        SelfAdaptive(terms=["res", "bc"]).check(problem)
     assert set(_sa().weights()) == {"res", "ic"}                  # default: every term
 
 
@@ -151,7 +154,7 @@ def test_gradnorm_balances_the_terms_of_a_run(make_cfg, tmp_path):
     (same parameters), and the update comes only every `every` steps."""
     tr = Trainer(make_cfg(*BURGERS, "weighting=gradnorm", "weighting.alpha=0.0",
                           "weighting.every=3"), tmp_path)
-    obj = tr.objective
+    obj = tr.loss
     assert obj.backward(1).term_grads is None              # not due: no split, no update
     tr.weighting.step()
     assert all(v == 1 for v in tr.weighting.lam.values())
@@ -173,12 +176,12 @@ def test_causal_weights_match_a_hand_computation(make_cfg, tmp_path):
     tr = Trainer(make_cfg("pde=allen_cahn", "dtype=float64", "weighting=causal",
                           "weighting.slabs=8", "weighting.epsilon=5.0"), tmp_path)
     cw = tr.weighting
-    t = tr.objective.points["res"][:, 0].numpy()
+    t = tr.loss.points["res"][:, 0].numpy()
     t_end = tr.pde.t_end
     for i in range(8):
         ti = t[cw.slab.numpy() == i]
         assert len(ti) == 32 and ti.min() >= i * t_end / 8 and ti.max() <= (i + 1) * t_end / 8
-    out = tr.objective.backward(0)
+    out = tr.loss.backward(0)
     r = out.residuals["res"].numpy()
     slab_loss = np.array([np.mean(r[cw.slab.numpy() == i] ** 2) for i in range(8)])
     w = np.array([np.exp(-5.0 * slab_loss[:i].sum()) for i in range(8)])
@@ -190,7 +193,7 @@ def test_causal_weights_match_a_hand_computation(make_cfg, tmp_path):
 
 
 def test_causal_refuses_a_pde_without_time(make_cfg, tmp_path):
-    with pytest.raises(ConfigError, match="time axis named t.*Helmholtz has axes x, y") as e:
+    with pytest.raises(ConfigError, match="a problem with a time axis.*axes are x, y") as e:
         Trainer(make_cfg("weighting=causal"), tmp_path)
     assert "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="weighting.slabs=512"):
@@ -200,9 +203,7 @@ def test_causal_refuses_a_pde_without_time(make_cfg, tmp_path):
 # ---- combinations -----------------------------------------------------------------------------
 def test_combined_applies_in_order_and_names_stats():
     pts = {"res": torch.rand(6, 2, dtype=torch.float64), "ic": torch.rand(3, 2, dtype=torch.float64)}
-    node = OmegaConf.create({"schemes": [{"_target_": "pinn_cli.weighting.RBA", "init": "residual"},
-                                         {"_target_": "pinn_cli.weighting.GradNorm"}]})
-    comb = Combined(node.schemes)
+    comb = Combined([RBA(init="residual"), GradNorm()])
     rba, gn = RBA(init="residual"), GradNorm()
     for s in (comb, rba, gn):
         s.setup(pts)
@@ -218,14 +219,16 @@ def test_combined_applies_in_order_and_names_stats():
     assert comb.uses_residuals and {"rba_res_mean", "gradnorm_res_mean", "gradnorm_ic_mean"} <= set(comb.stats())
 
 
-def test_combined_checks_each_scheme_in_one_line():
-    node = OmegaConf.create({"schemes": [{"_target_": "pinn_cli.weighting.RBA"},
-                                         {"_target_": "pinn_cli.weighting.GradNorm", "evry": 3}]})
+def test_combined_schemes_are_checked_by_the_schema_walk_in_one_line(make_cfg):
+    """The nested schemes are validated once, by the same walk as every node."""
+    cfg = make_cfg("weighting=rba_gradnorm", "+weighting.schemes.1.evry=3")
     with pytest.raises(ConfigError, match=r"weighting.schemes\[1\].evry=3.*its keys: every, alpha, rule"):
-        Combined(node.schemes)
-    node = OmegaConf.create({"schemes": [{"_target_": "pinn_cli.weighting.GradNorm", "alpha": 1.0}]})
-    with pytest.raises(ConfigError, match=r"weighting.schemes\[0\].alpha=1.0"):
-        Combined(node.schemes)
+        validate(cfg)
+    cfg = make_cfg("weighting=rba_gradnorm", "weighting.schemes.1.alpha=1.0")
+    with pytest.raises(ConfigError, match=r"weighting.schemes\[1\].alpha=1.0"):
+        validate(cfg)
+    with pytest.raises(ConfigError, match=r"weighting.schemes\[0\]"):
+        Combined([{"_target_": "pinn_cli.weighting.RBA"}])          # not built: refused
 
 
 # ---- resume -----------------------------------------------------------------------------------

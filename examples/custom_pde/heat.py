@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count, Positive
+from pinn_cli.schema import Count, Positive
 from pinn_cli.pdes import PDE, Reference
 
 

@@ -15,7 +15,8 @@ import json
 
 import numpy as np
 
-from pinn_cli.analysis.identity import GROUPS, defaults
+from pinn_cli.analysis.identity import defaults
+from pinn_cli.schema import GROUPS
 
 TREATMENTS = tuple(g for g in GROUPS if g not in ("pde", "diagnostics"))
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
+from pinn_cli.schema import GROUPS, SELECTABLE
+
 # overrides that say where or how a run computes, not what it computes
 NOT_IDENTITY = ("seed", "device", "threads", "reference_cache", "resume", "hydra.", "chunk_size",
                 "diagnostics", "log_every", "checkpoint_every", "eval_every")
@@ -57,7 +58,7 @@ def run_identity(attrs: dict, run_dir: Path) -> dict:
     if not choices and (hydra_dir / "hydra.yaml").is_file():
         try:
             hc = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]
-            choices = {k: v for k, v in hc["runtime"]["choices"].items() if k in GROUPS + ("experiment",)}
+            choices = {k: v for k, v in hc["runtime"]["choices"].items() if k in SELECTABLE}
             overrides = list(hc["overrides"]["task"])
         except (yaml.YAMLError, KeyError, TypeError):
             pass
@@ -85,7 +86,7 @@ def label(choices: dict, overrides: list[str]) -> str:
         parts.insert(0, choices["experiment"])
     for o in overrides:
         key = o.split("=", 1)[0].lstrip("+~")
-        if key in GROUPS or key == "experiment" or key.startswith(NOT_IDENTITY):
+        if key in SELECTABLE or key.startswith(NOT_IDENTITY):
             continue
         parts.append(f"{key.rsplit('.', 1)[-1]}={o.split('=', 1)[1]}" if "=" in o else o)
     return " ".join(parts) or "default"

@@ -13,9 +13,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from hydra.utils import get_object  # noqa: E402
 
 from pinn_cli.analysis.summary import smoothed_snr  # noqa: E402
-from pinn_cli.analysis.phases import PhaseParams, running_median  # noqa: E402
+from pinn_cli.phases.offline import PhaseParams, running_median  # noqa: E402
 
 PHASE_COLOURS = ("#dbe9f6", "#fbe3d6", "#dff2dc")   # fitting, diffusion, total diffusion
 
@@ -191,11 +193,32 @@ def overlay_figure(runs_and_summaries, out: Path, params: PhaseParams | None = N
 KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy")
 
 
+def probe_figure(run, group: str):
+    """The ``figure(data, ax)`` of the probe that wrote ``group`` (its class, read from the run's
+    config and imported as pinn-train did: from the working folder too), or None."""
+    try:
+        node = (yaml.safe_load(run.attrs.get("config", "")) or {}).get("diagnostics", {}).get(group, {})
+        cls = get_object(node["_target_"])
+    except Exception:                           # noqa: BLE001 - not importable here: generic figure
+        return None
+    fn = getattr(cls, "figure", None)
+    return fn if callable(fn) else None
+
+
 def series_figure(run, group: str, summary: dict, out: Path):
-    """Any other group (a user's own probe, the weights, the terms): each field against the step,
-    one line per component, on log axes where the values are positive; the detected phases
-    shaded as on the other panels (legend on the top panel)."""
+    """Any other group (a user's own probe, the weights, the terms): the probe's own
+    ``figure(data, ax)`` where it has one, else each field against the step, one line per
+    component, on log axes where the values are positive; the detected phases shaded as on the
+    other panels (legend on the top panel)."""
     data = run.series[group]
+    own = probe_figure(run, group)
+    if own is not None:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        own(data, ax)
+        _shade(ax, summary, data["step"][-1] + 1)
+        _mark_stages(ax, stage_boundaries(run))
+        ax.set_title(f"/{group}: {_title(summary)}", fontsize=9)
+        return _save(fig, out / f"{group}.png")
     fields = [k for k, v in data.items() if k != "step" and v.ndim <= 2 and v.size]
     if not fields:
         return None

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from pinn_cli.analysis.identity import run_identity
-from pinn_cli.analysis.phases import PhaseParams, detect, log_slope, value_at, window_median
+from pinn_cli.phases.offline import PhaseParams, detect, log_slope, value_at, window_median
 from pinn_cli.runfile import Run
 
 SUMMARY_SCHEMA = 3          # 3: phases.<onset>.series; 2: config by choices (run_identity)

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 from rich import box
@@ -29,18 +28,18 @@ from rich.table import Table
 
 from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, group_table,
                                        phase_series_rows, ratios)
-from pinn_cli.analysis.phases import PhaseParams
+from pinn_cli.analysis.liveness import STALE
+from pinn_cli.analysis.outputs import OutputRefused, claim
+from pinn_cli.cli.watch import find_runs, watch
+from pinn_cli.phases.offline import PhaseParams
 from pinn_cli.analysis.summary import analyze_run
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import RunFileError, read_run
 
 
-def find_runs(path: Path) -> list[Path]:
-    if path.is_file() or path.suffix == ".h5":
-        return [path]
-    if (path / "run.h5").exists():
-        return [path / "run.h5"]
-    return sorted(path.rglob("run.h5"))
+RUN_FIGURES_UP_TO = 20       # more runs than this: each run's figures only with --figures all
+RUN_OUTPUTS = ("summary.json", "snr.png", "residual_maps.png", "entropy.png", "adam.png")
+COMPARISON_OUTPUTS = ("comparison.csv", "comparison.json", "phase_series.csv", "overlay.png")
 
 
 def _num(v) -> str:
@@ -104,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="folder for the comparison (and for each run's "
                     "analysis when its own folder is read-only)")
     ap.add_argument("--no-figures", action="store_true", help="tables and JSON only (fast)")
+    ap.add_argument("--figures", choices=("auto", "all"), default="auto",
+                    help=f"auto: each run's own figures when at most {RUN_FIGURES_UP_TO} runs are "
+                    "analysed (the comparison's always); all: for every run")
     d = PhaseParams()
     ap.add_argument("--window", type=float, default=d.window, help="median half-width, decades")
     ap.add_argument("--min-records", type=int, default=d.min_records)
@@ -111,25 +113,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hold", type=float, default=d.hold)
     ap.add_argument("--watch", type=float, nargs="?", const=30.0, metavar="SECONDS",
                     help="follow running jobs: refresh the table every SECONDS (30) until they end")
+    ap.add_argument("--stale", type=float, default=STALE, metavar="SECONDS",
+                    help="--watch: a run whose process cannot be asked is taken as stopped after "
+                    "this long without a change (600)")
     ap.add_argument("--tensorboard", type=Path, metavar="DIR",
                     help="also export each run to TensorBoard event files under DIR/<run>")
     args = ap.parse_args(argv)
     params = _params(args)
+    if os.getcwd() not in sys.path:         # a user's own probe (its figure) imports from here
+        sys.path.insert(0, os.getcwd())
     if args.watch is not None:
         if not args.watch > 0:
             return _error(f"--watch={args.watch} is not allowed: expected a number of seconds > 0", 2)
-        watch(args.paths, params, args.watch)
+        if not args.stale > 0:
+            return _error(f"--stale={args.stale} is not allowed: expected a number of seconds > 0", 2)
+        watch(args.paths, params, args.watch, args.stale, _table)
     failures, done = 0, []
+    missing = [p for p in args.paths if not find_runs(p)]
+    if missing:
+        what = "no such file or folder" if not missing[0].exists() else "no run.h5 found in it"
+        return _error(f"{missing[0]}: {what}", 2)
+    n_runs = sum(len(find_runs(p)) for p in args.paths)
+    run_figures_too = not args.no_figures and (args.figures == "all" or n_runs <= RUN_FIGURES_UP_TO)
+    if not args.no_figures and not run_figures_too:
+        print(f"pinn-analyze: {n_runs} runs: each run's own figures are left out (--figures all "
+              "draws them, ~1 s per run); the comparison's are drawn", file=sys.stderr)
     for path in args.paths:
-        files = find_runs(path)
-        if not files:
-            failures += _error(f"{path}: no run.h5 found", 1)
-        for f in files:
+        for f in find_runs(path):
             try:
                 run = read_run(f)
                 summary = analyze_run(run, params)
-                out = _analysis_dir(f, args.out)
-                if not args.no_figures:
+                out = claim(_analysis_dir(f, args.out), RUN_OUTPUTS)
+                if run_figures_too:
                     from pinn_cli.analysis.plots import run_figures
                     summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
                 out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             except RunFileError as e:
                 failures += _error(str(e), 1)
                 continue
+            except OutputRefused as e:
+                return _error(str(e), 2)
             except OSError as e:
                 return _error(f"cannot write the analysis of {f} ({e.strerror or e}); "
                               "use --out FOLDER to write it elsewhere", 1)
@@ -147,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                     export(run, args.tensorboard / f.parent.name)
                 except PinnError as e:
                     return _error(str(e), 1)
+                except OSError as e:
+                    return _error(f"--tensorboard={args.tensorboard}: cannot write there "
+                                  f"({e.strerror or e})", 1)
     console = Console()
     if done:
         console.print(_table([s for _, s in done]))
@@ -154,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or _default_out(args)
         try:
             _compare(done, out, params, not args.no_figures, console)
+        except OutputRefused as e:
+            return _error(str(e), 2)
         except OSError as e:
             return _error(f"cannot write the comparison to {out} ({e.strerror or e}); "
                           "use --out FOLDER", 1)
@@ -179,7 +201,7 @@ def _default_out(args) -> Path:
 
 
 def _compare(done, out: Path, params, figures: bool, console) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, COMPARISON_OUTPUTS)
     summaries = [s for _, s in done]
     rows = comparison_rows(summaries)
     with open(out / "comparison.csv", "w", newline="") as f:
@@ -211,51 +233,6 @@ def _compare(done, out: Path, params, figures: bool, console) -> None:
         from pinn_cli.analysis.plots import overlay_figure
         overlay_figure(done, out, params)
     console.print(f"comparison written to {out}", highlight=False)
-
-
-def expected_jobs(folder: Path) -> int:
-    """The number of jobs of a sweep, from Hydra's ``multirun.yaml`` (its swept overrides);
-    1 for a single run or a folder without one."""
-    saved = folder / "multirun.yaml"
-    if not saved.is_file():
-        return 1
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    import yaml
-    task = (yaml.safe_load(saved.read_text()) or {}).get("hydra", {}).get("overrides", {}).get("task", [])
-    n = 1
-    for o in OverridesParser.create().parse_overrides(task):
-        n *= len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1
-    return n
-
-
-def watch(paths: list[Path], params, every: float) -> None:
-    """Refresh the table of the runs under ``paths`` until every expected job has ended."""
-    console = Console()
-    while True:
-        summaries, running = [], 0
-        for path in paths:
-            files = find_runs(path)
-            running += max(0, (expected_jobs(path) if path.is_dir() else 1) - len(files))
-            for f in files:
-                try:
-                    s = analyze_run(read_run(f), params)
-                except RunFileError:
-                    running += 1                    # being created: look again next time
-                    continue
-                summaries.append(s)
-                running += s["status"] == "running"
-        if console.is_terminal:
-            console.clear()
-        if summaries:
-            console.print(_table(summaries))
-        console.print(f"{len(summaries)} runs, {running} running or pending"
-                      + ("" if running else "; all ended"), highlight=False)
-        if not running:
-            return
-        try:
-            time.sleep(every)
-        except KeyboardInterrupt:
-            raise SystemExit(130)
 
 
 def cli() -> None:

@@ -124,7 +124,7 @@ def _main(argv: list[str]) -> int:
 
     from pinn_cli.cli.claim import claim
     from pinn_cli.cli.sweep_summary import report
-    from pinn_cli.config.argv import check_argv, with_resume
+    from pinn_cli.cli.argv import check_argv, with_resume
     from pinn_cli.errors import PinnError
 
     plugin_path(argv)

@@ -12,28 +12,15 @@ from __future__ import annotations
 import torch
 
 
-def adam_snr(optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
-    """-> ``{"snr": (), "mean_step": ()}`` on the device; NaN before the first step."""
-    num, den, steps, count = 0.0, 0.0, 0.0, 0
-    for group in optimizer.param_groups:
-        b1, b2 = group["betas"]
-        for p in group["params"]:
-            st = optimizer.state.get(p)
-            if not st:
-                continue
-            t = float(st["step"])
-            m_hat = st["exp_avg"] / (1 - b1**t)
-            denom = (st["exp_avg_sq"] / (1 - b2**t)).sqrt() + group["eps"]
-            num = num + m_hat.square().sum()
-            den = den + denom.square().sum()
-            steps = steps + (m_hat / denom).abs().sum()
-            count += p.numel()
-    if count == 0:
+def adam_snr(moments: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """``moments``: [(m_hat, sqrt(v_hat) + eps)] per parameter
+    (:meth:`pinn_cli.optimizers.view.OptimizerView.adam_moments`) -> ``{"snr": (), "mean_step":
+    ()}`` on the device; NaN before the first step."""
+    if not moments:
         nan = torch.tensor(float("nan"))
         return {"snr": nan, "mean_step": nan}
+    num = sum(m.square().sum() for m, _ in moments)
+    den = sum(d.square().sum() for _, d in moments)
+    steps = sum((m / d).abs().sum() for m, d in moments)
+    count = sum(m.numel() for m, _ in moments)
     return {"snr": (num / den).sqrt(), "mean_step": steps / count}
-
-
-def has_adam_state(optimizer) -> bool:
-    """Whether ``optimizer`` keeps Adam's moments (Adam, AdamW): the Adam SNR applies."""
-    return isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))

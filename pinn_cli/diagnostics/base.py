@@ -8,21 +8,26 @@ A probe owns one series group of the run file, named after its key in the diagno
 - cadence: ``every``, ``dense_every`` up to ``dense_until``, and the steps ``at``
   (:class:`pinn_cli.diagnostics.cadence.Cadence`); the recorder asks ``due(step)`` with plain
   integer arithmetic, no device work;
-- ``spec(ctx)``: the fields of its group, name -> (per-record shape, dtype), fixed for the run;
-  ``static(ctx)``: datasets written once (grids, axes);
-- ``before(ctx, step)``: what must be measured before the step's update (it describes the
-  parameters the step starts from); ``record(ctx, state)``: one record, host arrays;
+- ``check(problem)``: refuse, with a ConfigError, settings that do not fit the problem
+  (:class:`pinn_cli.problem.Problem`); called before training, also by the command line's
+  pre-check of every combination of a sweep;
+- ``spec(view)``: the fields of its group, name -> (per-record shape, dtype), fixed for the run;
+  ``static(view)``: datasets written once (grids, axes);
+- ``before(view, step)``: what must be measured before the step's update (it describes the
+  parameters the step starts from); ``record(view, state)``: one record, host arrays;
 - ``needs_capture``: the probe needs the SNR batch gradients of the step (their elementwise
   mean and variance, ``state.batch_moments``, :class:`pinn_cli.diagnostics.moments.BatchMoments`);
   ``batches`` says how many;
 - ``restore(data)``: a resumed run hands the probe its group's earlier records; ``status()``
-  is a short text for the progress display; ``actions``: requests the trainer carries out after
-  the records of a step (``decay_lr``, ``next_stage``, ``stop``), recorded by the probe itself;
-- ``check(pde, model)``: refuse, with a ConfigError, settings that do not fit the run (called
-  before training, also on the ``meta`` device by the command-line pre-check).
+  is a short text for the progress display;
+- ``actions``: :class:`pinn_cli.diagnostics.actions.Action` objects the trainer carries out after
+  the records of a step (and empties); ``actions_possible()`` the ones the probe may queue,
+  checked against the run before training (``next_stage`` needs a staged optimizer);
+- ``figure(data, ax)`` (optional, a static method): draws the group's series on a matplotlib
+  axis; ``pinn-analyze`` uses it for the group's figure, with the detected phases shaded.
 
-``ctx`` is the read-only :class:`pinn_cli.training.context.RunContext` (the PDE, model, field,
-objective, weighting, optimizer and evaluator of the run), never the trainer.
+``view`` is the read-only :class:`pinn_cli.diagnostics.view.RunView` (its ``info`` the frozen
+:class:`pinn_cli.diagnostics.view.RunInfo`), never the trainer or the run's objects.
 """
 from __future__ import annotations
 
@@ -31,24 +36,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import NonNegInt
+from pinn_cli.schema import NonNegInt
 from pinn_cli.diagnostics.cadence import Cadence
 from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.runfile import SeriesSpec
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepState:
-    """What a probe may read after a training step (tensors stay on the device)."""
+    """What a probe may read after a training step (tensors stay on the device, detached)."""
 
     step: int
     loss: torch.Tensor                       # () total loss of this step
-    terms: dict[str, torch.Tensor]           # () each, the weighted mean squares of the loss
+    terms: dict[str, torch.Tensor]           # () each, the term as it enters the loss
     residuals: dict[str, torch.Tensor]       # (N_k,) or (N_k, q) pointwise, before weighting
+    points: dict[str, torch.Tensor]          # (N_k, d) the points the residuals are at
     lr: float
     wall_time: float
     before: dict = field(default_factory=dict)        # group -> what Probe.before measured
-    batch_moments: BatchMoments | None = None   # BatchMoments of the SNR batch gradients, when captured
+    batch_moments: BatchMoments | None = None   # the SNR batch gradients' moments, when captured
+    term_grads: dict[str, list[torch.Tensor]] | None = None   # {term: [dL_k/dW per weight matrix]}, when captured
 
 
 class Probe:
@@ -66,23 +73,27 @@ class Probe:
                  dense_until: NonNegInt = 0, at: list[NonNegInt] | None = None):
         self.cadence = Cadence(every, dense_every, dense_until, list(at or []))
 
-    def check(self, pde, model) -> None:
-        """Raise ConfigError if the probe's settings do not fit this problem and model."""
+    def check(self, problem) -> None:
+        """Raise ConfigError if the probe's settings do not fit this problem."""
 
-    def spec(self, ctx) -> SeriesSpec:
+    def actions_possible(self) -> list:
+        """The :class:`pinn_cli.diagnostics.actions.Action` objects this probe may queue."""
+        return []
+
+    def spec(self, view) -> SeriesSpec:
         raise NotImplementedError
 
-    def static(self, ctx) -> dict[str, np.ndarray]:
+    def static(self, view) -> dict[str, np.ndarray]:
         return {}
 
     def due(self, step: int) -> bool:
         return self.cadence.due(step)
 
-    def before(self, ctx, step: int):
+    def before(self, view, step: int):
         """Measure, before the step's update, what must describe the step's own parameters."""
         return None
 
-    def record(self, ctx, state: StepState) -> dict[str, np.ndarray]:
+    def record(self, view, state: StepState) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def restore(self, data: dict[str, np.ndarray]) -> None:
@@ -92,7 +103,7 @@ class Probe:
         """A short text for the progress display ('' for none)."""
         return ""
 
-    actions: list[str] = []     # requests for the trainer (decay_lr, next_stage, stop), consumed
+    actions: list = []          # Action objects for the trainer, consumed
 
 
 def host(values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count
+from pinn_cli.schema import Count
 from pinn_cli.diagnostics.base import Probe
 from pinn_cli.errors import ConfigError
-from pinn_cli.pdes.base import grid_points
+from pinn_cli.problem import grid_points
 from pinn_cli.runfile import SeriesSpec
 
 
@@ -53,53 +53,54 @@ class FieldMapProbe(Probe):
         self.most = tuple(int(n) for n in (grid or [65, 65]))
         self.layout = None         # (names, axes, points (M', 2), reference values {name: (M',)})
 
-    def check(self, pde, model):
-        if pde.dim != 2:
-            raise ConfigError(f"diagnostics.{self.group}", f"{type(pde).__name__} ({pde.dim}-D)",
+    def check(self, problem):
+        if problem.in_dim != 2:
+            raise ConfigError(f"diagnostics.{self.group}", f"a {problem.in_dim}-D problem",
                               "a problem with two input coordinates (field maps are 2-D)")
         if len(self.most) != 2 or min(self.most) < 2:
             raise ConfigError(f"diagnostics.{self.group}.grid", list(self.most),
                               "two integers >= 2 (the most points per axis)")
 
-    def _layout(self, ctx):
-        """Sub-grid axes, points and the reference there, from the evaluator's grid (once)."""
+    def _layout(self, view):
+        """Sub-grid axes, points and the reference there, from the reference's grid (once)."""
         if self.layout is None:
-            ev = ctx.evaluator
-            full = grid_axes(ev.points.detach().cpu().double().numpy())
+            info = view.info
+            full = grid_axes(info.reference_points.detach().cpu().double().numpy())
             idx = [subsample(len(a), m) for a, m in zip(full, self.most)]
             flat = np.ravel_multi_index(np.ix_(*idx), [len(a) for a in full]).ravel()  # (M',)
-            rows = torch.as_tensor(flat, device=ev.points.device)
-            ref = {k: v[rows] for k, v in ev.values.items()}
-            self.layout = (list(ev.names), [a[i] for a, i in zip(full, idx)], ev.points[rows], ref)
+            rows = torch.as_tensor(flat, device=info.reference_points.device)
+            ref = {k: v[rows] for k, v in info.reference_values.items()}
+            self.layout = (list(info.observables), [a[i] for a, i in zip(full, idx)],
+                           info.reference_points[rows], ref)
         return self.layout
 
-    def spec(self, ctx):
-        names, axes, _, _ = self._layout(ctx)
+    def spec(self, view):
+        names, axes, _, _ = self._layout(view)
         shape = tuple(len(a) for a in axes)
         fields = {}
         for k in names:
             fields.update({k: (shape, "f4"), f"{k}_error": (shape, "f4")})
         return SeriesSpec(fields, compress=True)
 
-    def static(self, ctx):
-        names, axes, _, _ = self._layout(ctx)
-        out = {f"{self.group}_grid/{a}": ax for a, ax in zip(ctx.pde.axes, axes)}
-        out[f"{self.group}_grid/axes"] = np.array([a.encode() for a in ctx.pde.axes])
+    def static(self, view):
+        names, axes, _, _ = self._layout(view)
+        problem_axes = view.info.problem.axes
+        out = {f"{self.group}_grid/{a}": ax for a, ax in zip(problem_axes, axes)}
+        out[f"{self.group}_grid/axes"] = np.array([a.encode() for a in problem_axes])
         out[f"{self.group}_grid/names"] = np.array([k.encode() for k in names])
         return out
 
-    @torch.no_grad()
-    def before(self, ctx, step):
-        names, axes, points, ref = self._layout(ctx)
-        pred = ctx.pde.observables(ctx.field, points)
+    def before(self, view, step):
+        names, axes, points, ref = self._layout(view)
+        pred = view.observables(points)
         out = {}
         for k in names:
-            out[k] = pred[k].detach()
+            out[k] = pred[k]
             out[f"{k}_error"] = (out[k] - ref[k]).abs()
         return out
 
-    def record(self, ctx, state):
-        names, axes, _, _ = self._layout(ctx)
+    def record(self, view, state):
+        names, axes, _, _ = self._layout(view)
         shape = tuple(len(a) for a in axes)
         flat = torch.stack(list(state.before[self.group].values())).float().cpu().numpy()
         return {k: v.reshape(shape) for k, v in zip(state.before[self.group], flat)}

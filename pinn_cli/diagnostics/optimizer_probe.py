@@ -25,27 +25,17 @@ does (flushed at once: ~1.5 ms plus ~1.2 ms per field on this project's busy 2-c
 boundary steps: < 0.1 ms per step against steps of 10-600 ms. For plain Adam it records a constant
 stage 0 and the lr, and no stage names.
 
-An optimizer is staged when it has a ``stage`` attribute, and has an L-BFGS stage when it is a
-``torch.optim.LBFGS`` or has one as its ``lbfgs`` attribute
-(:class:`pinn_cli.optimizers.staged.AdamThenLBFGS`).
+The probe reads the optimizer only through :class:`pinn_cli.optimizers.view.OptimizerView`
+(the stage protocol :class:`pinn_cli.optimizers.base.Staged`, and the L-BFGS counters).
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from pinn_cli.diagnostics.base import Probe
 from pinn_cli.diagnostics.cadence import Cadence
-from pinn_cli.optimizers.lbfgs import NO_STEP, lbfgs_counts, stop_reason
+from pinn_cli.optimizers.lbfgs import NO_STEP
 from pinn_cli.runfile import SeriesSpec
-
-
-def lbfgs_of(optimizer) -> torch.optim.LBFGS | None:
-    """The optimizer's L-BFGS (itself, or its L-BFGS stage), or None."""
-    if isinstance(optimizer, torch.optim.LBFGS):
-        return optimizer
-    inner = getattr(optimizer, "lbfgs", None)
-    return inner if isinstance(inner, torch.optim.LBFGS) else None
 
 
 class OptimizerProbe(Probe):
@@ -55,36 +45,33 @@ class OptimizerProbe(Probe):
         every, dense_every, dense_until, at: the cadence (:class:`pinn_cli.diagnostics.base.Probe`).
     """
 
-    def spec(self, ctx):
-        boundary = int(getattr(ctx.optimizer, "adam_steps", 0) or 0) if hasattr(
-            ctx.optimizer, "stage") else 0
-        if boundary > 0:                # the last step of the first stage and the first of the next
+    def spec(self, view):
+        opt = view.optimizer
+        starts = sorted({s for s in opt.stage_starts()[1:] if s})   # known boundaries after 0
+        if starts:                    # the last step of each stage and the first of the next
             c = self.cadence
             self.cadence = Cadence(c.every, c.dense_every, c.dense_until,
-                                   sorted(set(c.at) | {boundary - 1, boundary}))
+                                   sorted(set(c.at) | {b - 1 for b in starts} | set(starts)))
         fields = {"stage": ((), "i8"), "lr": ((), "f8")}
-        if lbfgs_of(ctx.optimizer) is not None:
+        if opt.has_lbfgs:
             fields.update({"lbfgs_func_evals": ((), "i8"), "lbfgs_n_iter": ((), "i8"),
                            "lbfgs_stop": ((), "i8")})
         return SeriesSpec(fields)
 
-    def static(self, ctx):
-        names = getattr(ctx.optimizer, "stage_names", None)
+    def static(self, view):
+        names = view.optimizer.stage_names
         return {f"{self.group}_stage_names": np.array([n.encode() for n in names])} if names else {}
 
-    def before(self, ctx, step):
+    def before(self, view, step):
         """The stage this step runs in, and the L-BFGS counters before it."""
-        lbfgs = lbfgs_of(ctx.optimizer)
-        return {"stage": int(getattr(ctx.optimizer, "stage", 0)),
-                "counts": lbfgs_counts(lbfgs) if lbfgs is not None else None}
+        return {"stage": view.optimizer.stage, "counts": view.optimizer.lbfgs_counts()}
 
-    def record(self, ctx, state):
-        before = state.before[self.group]
+    def record(self, view, state):
+        before, opt = state.before[self.group], view.optimizer
         out = {"stage": np.int64(before["stage"]), "lr": np.float64(state.lr)}
-        lbfgs = lbfgs_of(ctx.optimizer)
-        if lbfgs is not None:
-            n_iter, evals = lbfgs_counts(lbfgs)
-            code = stop_reason(lbfgs, before["counts"]) if before["counts"] is not None else NO_STEP
+        if opt.has_lbfgs:
+            n_iter, evals = opt.lbfgs_counts()
+            code = opt.lbfgs_stop(before["counts"]) if before["counts"] is not None else NO_STEP
             out.update(lbfgs_func_evals=np.int64(evals), lbfgs_n_iter=np.int64(n_iter),
                        lbfgs_stop=np.int64(code))
         return out

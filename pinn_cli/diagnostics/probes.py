@@ -1,34 +1,37 @@
 """The probes pinn-cli ships: each turns one pure function into one run-file group.
 
-Every probe reads the run through the read-only ``ctx`` (:class:`pinn_cli.training.context.RunContext`).
+Every probe reads the run through the read-only ``view`` (:class:`pinn_cli.diagnostics.view.RunView`).
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 import torch
 
-from pinn_cli.analysis.online import OnlinePhases
-from pinn_cli.config.schema import Count, Fraction
-from pinn_cli.diagnostics.adam import adam_snr, has_adam_state
+from pinn_cli.diagnostics.actions import DecayLR, NextStage, Stop
+from pinn_cli.diagnostics.adam import adam_snr
 from pinn_cli.diagnostics.base import Probe, host
 from pinn_cli.diagnostics.entropy import hidden_entropy
-from pinn_cli.diagnostics.residuals import homogeneity, magnitude, residual_map
+from pinn_cli.diagnostics.residuals import homogeneity, magnitude
 from pinn_cli.diagnostics.snr import check_batches, snr_stats
 from pinn_cli.errors import ConfigError
-from pinn_cli.pdes.base import grid_points
+from pinn_cli.phases.online import OnlinePhases
 from pinn_cli.runfile import SeriesSpec
+from pinn_cli.problem import grid_points
+from pinn_cli.schema import Count, Fraction
 
 
 PHASES = ("unknown", "fitting", "diffusion", "total_diffusion")
+MAX_MAP_POINTS = 1 << 24          # a residual map's grid points (16.8M: 64 MiB per float32 map)
 ACTIONS = ("none", "decay_lr", "next_stage", "stop")
 
 
 class SNRProbe(Probe):
     """/snr: batch-gradient SNR (global, per layer), gradient order; Adam's SNR and mean step
     where the optimizer keeps Adam's moments (absent otherwise); and the live phase: the causal
-    detector (:class:`pinn_cli.analysis.online.OnlinePhases`) fed every record, its phase
+    detector (:class:`pinn_cli.phases.online.OnlinePhases`) fed every record, its phase
     (``phase``: 0 unknown, 1 fitting, 2 diffusion, 3 total diffusion), its latest smoothed SNR,
     and the action taken when a transition is confirmed (``action``: index into ACTIONS).
 
@@ -49,29 +52,34 @@ class SNRProbe(Probe):
                  **cadence):
         super().__init__(**cadence)
         self.batches, self.live = batches, live
-        self.on_total, self.lr_factor = on_total_diffusion, lr_factor
+        self.on_total = {"none": None, "decay_lr": DecayLR(lr_factor), "next_stage": NextStage(),
+                         "stop": Stop()}[on_total_diffusion]
         self.online = OnlinePhases() if live else None
-        self.actions: list[str] = []
+        self.actions: list = []
 
-    def check(self, pde, model):
+    def check(self, problem):
+        n = problem.terms["res"]
         if self.batches == "auto":
-            self.batches = auto_batches(pde.n_collocation)
-        check_batches(pde.n_collocation, self.batches)
+            self.batches = auto_batches(n)
+        check_batches(n, self.batches)
 
-    def spec(self, ctx):
-        n_w = len(ctx.model.weight_matrices())
+    def actions_possible(self):
+        return [self.on_total] if self.on_total is not None and self.live else []
+
+    def spec(self, view):
+        n_w = view.info.n_weights
         fields = {"global": ((), "f8"), "per_layer": ((n_w,), "f8"), "order": ((), "f8"),
                   "order_per_layer": ((n_w,), "f8")}
-        if has_adam_state(ctx.optimizer):
+        if view.optimizer.has_adam:
             fields.update({"adam": ((), "f8"), "adam_step": ((), "f8")})
         if self.live:
             fields.update({"phase": ((), "i1"), "smooth": ((), "f8"), "action": ((), "i1")})
         return SeriesSpec(fields)
 
-    def record(self, ctx, state):
+    def record(self, view, state):
         values = snr_stats(state.batch_moments)
-        if has_adam_state(ctx.optimizer):
-            adam = adam_snr(ctx.optimizer)
+        if view.optimizer.has_adam:
+            adam = adam_snr(view.optimizer.adam_moments())
             values.update(adam=adam["snr"], adam_step=adam["mean_step"])
         rec = host(values)
         if self.live:
@@ -81,9 +89,9 @@ class SNRProbe(Probe):
     def _live(self, step: int, snr: float) -> dict:
         ps = self.online.update(step, snr)
         action = "none"
-        if any(t.kind == "total_diffusion" for t in ps.just_confirmed) and self.on_total != "none":
-            action = self.on_total
-            self.actions.append(action)
+        if any(t.kind == "total_diffusion" for t in ps.just_confirmed) and self.on_total:
+            action = self.on_total.name
+            self.actions.append(self.on_total)
         return {"phase": PHASES.index(ps.phase), "action": ACTIONS.index(action),
                 "smooth": np.nan if ps.smooth is None else ps.smooth}
 
@@ -122,14 +130,14 @@ class ResidualProbe(Probe):
         super().__init__(**cadence)
         self.bins = bins
 
-    def spec(self, ctx):
+    def spec(self, view):
         return SeriesSpec({"homogeneity": ((), "f8"), "homogeneity_weights": ((), "f8")})
 
-    def record(self, ctx, state):
-        x, bounds = ctx.objective.points["res"], ctx.pde.bounds
+    def record(self, view, state):
+        x, bounds = state.points["res"], np.asarray(view.info.problem.bounds)
         phi = homogeneity(x, magnitude(state.residuals["res"]), bounds, self.bins)
-        lam = ctx.weighting.weights().get("res")
-        phi_w = (homogeneity(x, magnitude(lam.detach()), bounds, self.bins) if lam is not None
+        lam = view.point_weights().get("res")
+        phi_w = (homogeneity(x, magnitude(lam), bounds, self.bins) if lam is not None
                  else phi.new_tensor(np.nan))
         return host({"homogeneity": phi, "homogeneity_weights": phi_w})
 
@@ -146,26 +154,30 @@ class ResidualMapProbe(Probe):
         self.shape = tuple(int(n) for n in (grid or [64, 64]))
         self.points = None
 
-    def check(self, pde, model):
-        if len(self.shape) != pde.dim or min(self.shape) < 2:
+    def check(self, problem):
+        d = problem.in_dim
+        if len(self.shape) != d or min(self.shape) < 2:
             raise ConfigError(f"diagnostics.{self.group}.grid", list(self.shape),
-                              f"{pde.dim} integers >= 2 (one per input coordinate)")
+                              f"{d} integers >= 2 (one per input coordinate)")
+        if math.prod(self.shape) > MAX_MAP_POINTS:
+            raise ConfigError(f"diagnostics.{self.group}.grid", list(self.shape),
+                              f"at most {MAX_MAP_POINTS:,} points in all (a map is stored at "
+                              "every record)")
 
-    def _axes(self, ctx):
-        return ctx.pde.evaluation_grid(self.shape)
-
-    def spec(self, ctx):
+    def spec(self, view):
         return SeriesSpec({"map": (self.shape, "f4")}, compress=True)
 
-    def static(self, ctx):
-        return {f"grid/{a}": ax for a, ax in zip(ctx.pde.axes, self._axes(ctx))}
+    def static(self, view):
+        return {f"grid/{a}": ax for a, ax in zip(view.info.problem.axes,
+                                                 view.evaluation_grid(self.shape))}
 
-    def before(self, ctx, step):
+    def before(self, view, step):
         if self.points is None:
-            self.points = ctx.tensor(grid_points(self._axes(ctx)))                    # (M, d)
-        return residual_map(ctx.pde, ctx.field, self.points, self.shape)
+            self.points = view.tensor(grid_points(view.evaluation_grid(self.shape)))   # (M, d)
+        parts = [magnitude(view.residual(x)) for x in self.points.split(view.info.chunk)]
+        return torch.cat(parts).reshape(self.shape)
 
-    def record(self, ctx, state):
+    def record(self, view, state):
         return {"map": state.before[self.group].float().cpu().numpy()}
 
 
@@ -181,21 +193,19 @@ class EntropyProbe(Probe):
         super().__init__(**cadence)
         self.bins = bins
 
-    def spec(self, ctx):
-        with torch.no_grad():
-            n = len(ctx.model.hidden(ctx.objective.points["res"][:2]))
+    def spec(self, view):
+        n = len(view.hidden(view.info.points["res"][:2]))
         if n == 0:                                  # nothing to show: the probe records nothing
             return SeriesSpec({})
         return SeriesSpec({"per_layer": ((n,), "f8"), "saturation": ((n,), "f8")})
 
-    @torch.no_grad()
-    def before(self, ctx, step):
-        # the points in the objective's chunks: memory bounded by the chunk, not by N
-        entropy, saturation = hidden_entropy(ctx.model.hidden, ctx.objective.points["res"],
-                                             self.bins, ctx.objective.chunk)
+    def before(self, view, step):
+        # the points in chunks: memory bounded by the chunk, not by N
+        entropy, saturation = hidden_entropy(view.hidden, view.info.points["res"], self.bins,
+                                             view.info.chunk)
         return {"per_layer": entropy, "saturation": saturation}
 
-    def record(self, ctx, state):
+    def record(self, view, state):
         return host(state.before[self.group])
 
 
@@ -203,14 +213,12 @@ class WeightsProbe(Probe):
     """/weights: Frobenius norm of each weight matrix, and the weighting's statistics
     (``weighting_<name>``, e.g. ``weighting_res_mean``; none without per-point weights)."""
 
-    def spec(self, ctx):
-        n_w = len(ctx.model.weight_matrices())
-        fields = {"norm": ((n_w,), "f8")}
-        fields.update({f"weighting_{k}": ((), "f8") for k in ctx.weighting.stats()})
+    def spec(self, view):
+        fields = {"norm": ((view.info.n_weights,), "f8")}
+        fields.update({f"weighting_{k}": ((), "f8") for k in view.weighting_stats()})
         return SeriesSpec(fields)
 
-    @torch.no_grad()
-    def record(self, ctx, state):
-        norms = torch.stack([w.norm() for w in ctx.model.weight_matrices()])
-        stats = {f"weighting_{k}": v for k, v in ctx.weighting.stats().items()}
+    def record(self, view, state):
+        norms = torch.stack([w.norm() for w in view.weight_matrices()])
+        stats = {f"weighting_{k}": v for k, v in view.weighting_stats().items()}
         return host({"norm": norms, **stats})

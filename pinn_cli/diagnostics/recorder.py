@@ -20,23 +20,25 @@ class MetricsProbe(Probe):
 
     group = "metrics"
 
-    def spec(self, ctx):
-        names = ["loss", *(f"loss_{k}" for k in ctx.objective.term_weights), "res_mse", "rel_l2",
-                 *(f"rel_l2_{k}" for k in ctx.evaluator.names[1:]), "lr", "wall_time"]
+    def spec(self, view):
+        terms, obs = view.info.term_weights, view.info.observables
+        names = ["loss", *(f"loss_{k}" for k in terms), "res_mse", "rel_l2",
+                 *(f"rel_l2_{k}" for k in obs[1:]), "lr", "wall_time"]
         return SeriesSpec({n: ((), "f8") for n in names})
 
-    def before(self, ctx, step):
-        return ctx.evaluator.rel_l2()
+    def before(self, view, step):
+        return view.errors()
 
-    def record(self, ctx, state: StepState):
+    def record(self, view, state: StepState):
+        terms, obs = list(view.info.term_weights), view.info.observables
         errs = state.before["metrics"]
-        res = state.residuals["res"].detach()
-        values = torch.stack([state.loss.detach(), *(state.terms[k] for k in ctx.objective.term_weights),
+        res = state.residuals["res"]
+        values = torch.stack([state.loss, *(state.terms[k] for k in terms),
                               res.square().sum() / len(res), *errs.values()]).double().cpu().numpy()
-        n_t = len(ctx.objective.term_weights)
+        n_t = len(terms)
         out = {"loss": values[0], "res_mse": values[1 + n_t], "lr": state.lr, "wall_time": state.wall_time}
-        out.update({f"loss_{k}": v for k, v in zip(ctx.objective.term_weights, values[1:1 + n_t])})
-        for j, name in enumerate(ctx.evaluator.names):
+        out.update({f"loss_{k}": v for k, v in zip(terms, values[1:1 + n_t])})
+        for j, name in enumerate(obs):
             out["rel_l2" if j == 0 else f"rel_l2_{name}"] = values[2 + n_t + j]
         return out
 
@@ -82,11 +84,11 @@ class Recorder:
     def due(self, step: int) -> list[Probe]:
         return [p for p in self.probes if p.due(step)]
 
-    def layout(self, ctx):
+    def layout(self, view):
         """-> (series specs, static datasets) of the run file; a probe with no fields for this
         run (entropy of a model without hidden layers) is dropped."""
-        specs = {p.group: p.spec(ctx) for p in self.probes}
+        specs = {p.group: p.spec(view) for p in self.probes}
         self.probes = [p for p in self.probes if specs[p.group].fields]
         series = {p.group: specs[p.group] for p in self.probes}
-        static = {k: v for p in self.probes for k, v in p.static(ctx).items()}
+        static = {k: v for p in self.probes for k, v in p.static(view).items()}
         return series, static

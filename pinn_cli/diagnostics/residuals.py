@@ -1,4 +1,4 @@
-"""Residual homogeneity and residual maps.
+"""Residual homogeneity, and the residual magnitude that homogeneity and residual maps use.
 
 Homogeneity: bin the domain into ``bins`` cells per axis, take the mean of a nonnegative pointwise
 quantity a_i (|r_i|, or the RBA weight lambda_i) in each non-empty cell, m_c, and
@@ -31,10 +31,3 @@ def magnitude(r: torch.Tensor) -> torch.Tensor:
     """|r| per point: (N,) -> (N,); (N, q) -> (N,) the Euclidean norm over the q equations."""
     r = r.detach()
     return r.abs() if r.ndim == 1 else torch.linalg.vector_norm(r, dim=1)
-
-
-def residual_map(pde, field, points: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """|r| of ``pde`` on grid ``points`` (M, d), reshaped to ``shape``; detached."""
-    with torch.enable_grad():
-        r = pde.residual(field, points)
-    return magnitude(r).reshape(shape)

@@ -26,9 +26,9 @@ Only the elementwise mean and variance over the batches are kept
 moments of the C_b as the chunk's backward ends, and var_b(g) = (N / n)^2 var_b(C), mean_b(g) =
 dL/dW, so what the capture holds is bounded by the chunk, not B P. It is measured at the
 parameters the step starts from (the paper measures after the step: one Adam step apart). The
-naive path, one backward per batch (:meth:`pinn_cli.training.objective.Objective.batch_gradients`,
+naive path, one backward per batch (:meth:`pinn_cli.training.loss_engine.LossEngine.batch_gradients`,
 every gradient kept), is kept as the reference; the same loop merging each gradient into the
-moments (``Objective.batch_moments``) is the fallback for models without streams.
+moments (``LossEngine.batch_moments``) is the fallback for models without streams.
 """
 from __future__ import annotations
 

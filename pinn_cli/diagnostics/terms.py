@@ -4,7 +4,7 @@ Inputs of one record (all over the weight matrices, biases excluded, as the SNR)
 
 - g_k, the gradient of each loss term as it enters the loss (``res``: the interior's share of
   the step's ``.grad``, i.e. sum_b C_b of the SNR's fast path; each condition term from its own
-  backward; ``Objective.term_grads``); sum_k g_k = G, the full gradient;
+  backward; ``StepState.term_grads``); sum_k g_k = G, the full gradient;
 - g_b, b = 1..B, the SNR's batch gradients (batch b: n = N / B interior points plus the whole
   condition terms); mean_b g_b = G. Only their elementwise mean and variance are at hand
   (:class:`pinn_cli.diagnostics.moments.BatchMoments`), which is all the statistics below need.
@@ -44,7 +44,7 @@ import math
 
 import torch
 
-from pinn_cli.config.schema import Count
+from pinn_cli.schema import Count
 from pinn_cli.diagnostics.base import Probe, host
 from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.diagnostics.snr import check_batches
@@ -114,12 +114,6 @@ def gsnr(moments) -> tuple[torch.Tensor, torch.Tensor]:
     return r.nanmean(), r.nanmedian()
 
 
-def weight_matrix_grads(ctx, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The entries of a per-model-parameter gradient list that belong to the weight matrices."""
-    where = {id(p): i for i, p in enumerate(ctx.objective.model_params)}
-    return [grads[where[id(w)]] for w in ctx.model.weight_matrices()]
-
-
 class TermProbe(Probe):
     """Per-term gradient norms and alignment, gradient noise scale and GSNR (module docstring),
     on the SNR batch gradients of the step.
@@ -134,23 +128,23 @@ class TermProbe(Probe):
         super().__init__(**cadence)
         self.batches = batches
 
-    def check(self, pde, model):
-        check_batches(pde.n_collocation, self.batches)
+    def check(self, problem):
+        check_batches(problem.terms["res"], self.batches)
 
-    def spec(self, ctx):
-        keys = list(ctx.objective.term_weights)
+    def spec(self, view):
+        keys = list(view.info.term_weights)
         names = [f"norm_{k}" for k in keys]
         names += [f"cos_{j}_{k}" for a, j in enumerate(keys) for k in keys[a + 1:]]
         names += ["alignment", "noise_scale", "gsnr", "gsnr_median"]
         return SeriesSpec({n: ((), "f8") for n in names})
 
     @torch.no_grad()
-    def record(self, ctx, state):
-        vecs = {k: flat(weight_matrix_grads(ctx, g)) for k, g in ctx.objective.term_grads.items()}
+    def record(self, view, state):
+        vecs = {k: flat(g) for k, g in state.term_grads.items()}
         values = {f"norm_{k}": v for k, v in term_norms(vecs).items()}
         values.update({f"cos_{j}_{k}": c for (j, k), c in cosines(vecs).items()})
         mean, median = gsnr(state.batch_moments)
-        per_batch = ctx.objective.n_res // state.batch_moments.count
+        per_batch = len(state.points["res"]) // state.batch_moments.count
         values.update(alignment=alignment_score(vecs),
                       noise_scale=noise_scale(state.batch_moments, per_batch),
                       gsnr=mean, gsnr_median=median)

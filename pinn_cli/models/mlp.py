@@ -12,7 +12,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from pinn_cli.config.schema import Count
+from pinn_cli.schema import Count
 from pinn_cli.models.base import Model
 from pinn_cli.models.streams import ACTIVATIONS, compiled_stream_forward, stream_forward
 

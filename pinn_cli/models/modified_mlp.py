@@ -22,7 +22,7 @@ from typing import Annotated, Optional    # not `X | None`: config.schema checks
 import torch
 from torch import nn
 
-from pinn_cli.config.schema import MAX_COUNT, Count, NonNeg, NonNegInt, Positive, Range
+from pinn_cli.schema import MAX_COUNT, Count, NonNeg, NonNegInt, Positive, Range
 from pinn_cli.models.base import Model
 from pinn_cli.models.layers import ACTIVATION_FNS, Activation, Embedding, dense_factory
 

@@ -28,7 +28,7 @@ from typing import Optional    # not `X | None`: config.schema checks only typin
 import torch
 from torch import nn
 
-from pinn_cli.config.schema import Count, NonNeg, NonNegInt, Positive
+from pinn_cli.schema import Count, NonNeg, NonNegInt, Positive
 from pinn_cli.models.base import Model
 from pinn_cli.models.layers import ACTIVATION_FNS, Activation, Embedding, dense_factory
 

@@ -1,7 +1,7 @@
 """The pointwise losses rho(e) on the residuals (``objective.loss``).
 
 A term's loss is ``(1 / N_k) sum_i sum_q rho((W[e_k])_iq)``
-(:class:`pinn_cli.training.objective.Objective`): rho is applied elementwise, after the
+(:class:`pinn_cli.training.loss_engine.LossEngine`): rho is applied elementwise, after the
 weighting has multiplied the residuals. Each function maps e (any shape) to rho(e) (same shape):
 
     squared    rho(e) = e^2                                    rho'(e) = 2 e

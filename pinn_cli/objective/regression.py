@@ -34,6 +34,7 @@ class RegressionProblem(PDE):
     def __init__(self, pde: PDE, reference_cache: str | None = None):
         self.pde = pde
         self.axes, self.outputs, self.bounds = pde.axes, pde.outputs, pde.bounds
+        self.periodic = dict(pde.periodic)
         self.n_collocation = pde.n_collocation
         self.loss_weights = {"res": float(pde.loss_weights.get("res", 1.0))}
         self.cache = ReferenceCache(reference_cache)
@@ -48,6 +49,13 @@ class RegressionProblem(PDE):
 
     def sample(self, rng):
         return {"res": self.pde.sample(rng)["res"]}                                 # (N, d)
+
+    def point_counts(self):
+        return {"res": self.pde.point_counts()["res"]}
+
+    @property
+    def time_axis(self):
+        return self.pde.time_axis
 
     def residual(self, net, x):
         """o_theta(x) - I[o_ref](x) for every observable at x (N, d): (N,) or (N, q)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Literal
 
-from pinn_cli.config.schema import Positive
+from pinn_cli.schema import Positive
 from pinn_cli.objective.losses import Rho, rho
 from pinn_cli.objective.regression import RegressionProblem
 from pinn_cli.pdes.base import PDE

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from pinn_cli.config.schema import NonNeg, Positive, Zero2One
+from pinn_cli.schema import NonNeg, Positive, Zero2One
 from pinn_cli.optimizers.schedules import Scheduled
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg, Positive
+from pinn_cli.schema import Count, NonNeg, Positive
 from pinn_cli.optimizers.schedules import Scheduled
 
 LineSearch = Literal["strong_wolfe", "none"]

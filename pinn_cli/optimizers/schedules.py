@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, StepLR
 
-from pinn_cli.config.schema import Count, NonNeg, NonNegInt, UnitInterval
+from pinn_cli.schema import Count, NonNeg, NonNegInt, UnitInterval
 from pinn_cli.errors import ConfigError
 from pinn_cli.optimizers.base import OptimizerSpec
 
@@ -84,7 +84,7 @@ class Scheduled(OptimizerSpec):
     """Base of the optimizer options with a learning-rate schedule: its keys are theirs.
 
     A subclass takes ``**schedule`` and passes it here; the config schema then lists these keys
-    with the subclass's own (:func:`pinn_cli.config.schema.signature_of`).
+    with the subclass's own (:func:`pinn_cli.schema.signature_of`).
 
     Args:
         schedule: staircase | exponential | cosine | constant (module docstring).

@@ -20,7 +20,7 @@ naming the pip command. Everything SOAP keeps (L, R, Q, M, V, the step count) is
 """
 from __future__ import annotations
 
-from pinn_cli.config.schema import Count, NonNeg, Positive, Zero2One
+from pinn_cli.schema import Count, NonNeg, Positive, Zero2One
 from pinn_cli.errors import ConfigError
 from pinn_cli.optimizers.schedules import Scheduled
 

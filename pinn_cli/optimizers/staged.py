@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg, NonNegInt, Positive, Zero2One
+from pinn_cli.schema import Count, NonNeg, NonNegInt, Positive, Zero2One
 from pinn_cli.optimizers.adam import Adam
+from pinn_cli.optimizers.base import Staged
 from pinn_cli.optimizers.lbfgs import LineSearch, lbfgs_options
 from pinn_cli.optimizers.schedules import Scheduled, make_schedule
 
 
-class AdamThenLBFGS(torch.optim.Optimizer):
+class AdamThenLBFGS(torch.optim.Optimizer, Staged):
     """Args:
         params: the parameters (one group).
         adam: the Adam stage's optimizer, on ``params``.
@@ -43,6 +44,18 @@ class AdamThenLBFGS(torch.optim.Optimizer):
     @property
     def stage(self) -> int:
         return 0 if self.steps < self.adam_steps else 1
+
+    def stage_starts(self) -> tuple[int | None, ...]:
+        return (0, self.adam_steps)
+
+    def stage_optimizers(self) -> tuple:
+        return (self.adam, self.lbfgs)
+
+    def next_stage(self) -> None:
+        """L-BFGS from the next step on (K becomes the steps taken so far)."""
+        if self.stage == 0:
+            self.adam_steps = self.steps
+            self._activate()
 
     @property
     def active(self) -> torch.optim.Optimizer:
@@ -66,6 +79,7 @@ class AdamThenLBFGS(torch.optim.Optimizer):
         self.adam.load_state_dict(state_dict["adam"])
         self.lbfgs.load_state_dict(state_dict["lbfgs"])
         self.steps = int(state_dict["steps"])
+        self.adam_steps = int(state_dict.get("adam_steps", self.adam_steps))   # moved by next_stage
         self._activate()
 
 
@@ -82,6 +96,7 @@ class AdamLBFGS(Scheduled):
     """
 
     needs_closure = True
+    stages = AdamThenLBFGS.stage_names
 
     def __init__(self, lr: Positive = 1e-3, betas: tuple[Zero2One, Zero2One] = (0.9, 0.999),
                  eps: NonNeg = 1e-8, adam_steps: NonNegInt = 2000, lbfgs_lr: Positive = 1.0,

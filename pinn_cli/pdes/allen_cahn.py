@@ -14,7 +14,7 @@ from typing import TypedDict
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg, Positive
+from pinn_cli.schema import Count, NonNeg, Positive
 from pinn_cli.errors import ConfigError
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.allen_cahn import solve_allen_cahn
@@ -37,6 +37,7 @@ class AllenCahn(PDE):
     """
 
     axes = ("t", "x")
+    periodic = {"x": 2.0}
 
     def __init__(self, eps: Positive = 1e-4, n_collocation: Count = 25600, n_initial: Count = 512,
                  loss_weights: dict[str, NonNeg] | None = None,
@@ -54,6 +55,9 @@ class AllenCahn(PDE):
             raise ConfigError("pde.reference.dt", ref["dt"],
                               f"a divisor of the output interval t_end / (n_t - 1) = "
                               f"{self.t_end / (ref['n_t'] - 1):g}")
+
+    def point_counts(self):
+        return {"res": self.n_collocation, "ic": self.n_initial}
 
     @staticmethod
     def u0(x):

@@ -2,13 +2,18 @@
 
 A PDE owns its domain, its points, its pointwise residuals and its reference solution. The
 training side never looks inside: it asks for points once, for pointwise residuals every step
-(through :class:`pinn_cli.training.objective.Objective`, the one place the loss is formed), and
+(through :class:`pinn_cli.training.loss_engine.LossEngine`, the one place the loss is formed), and
 for the reference at evaluation time.
 
 - ``axes``: input coordinate names, single letters, in the network's input order (``("t", "x")``).
 - ``outputs``: solution component names, in the network's output order (``("u",)``, or
   ``("psi", "p")`` for a stream function and a pressure); the model gets ``len(outputs)`` outputs.
 - ``bounds`` (d, 2): the domain box (residual maps and homogeneity bin it).
+- ``time_axis``: the index of the time coordinate (default: the axis named ``t``, or None);
+  ``periodic``: ``{axis name: period}`` of the coordinates the solution is periodic in (default
+  none). Both reach the other plugins through :class:`pinn_cli.problem.Problem`.
+- ``point_counts()``: ``{term: N_k}``, the number of points of each key of ``sample`` (default:
+  counted from one draw; the shipped PDEs state them without drawing).
 - ``sample(rng)``: the fixed training points, ``{"res": (N, d), "ic": (N_ic, d), ...}``; ``"res"``
   holds the interior (collocation) points, the other keys one entry per condition term.
 - ``residual(field, x)``: the interior residual at x (N, d), (N,) or (N, q) for q equations at
@@ -37,11 +42,7 @@ import numpy as np
 import torch
 from scipy.stats import qmc
 
-
-def grid_points(axes: list[np.ndarray]) -> np.ndarray:
-    """The tensor-product grid of ``axes`` as (prod(len), d) points, ``indexing="ij"``."""
-    mesh = np.meshgrid(*axes, indexing="ij")
-    return np.stack([m.ravel() for m in mesh], axis=1)
+from pinn_cli.problem import grid_points
 
 
 @dataclass
@@ -82,10 +83,20 @@ class PDE(ABC):
     bounds: np.ndarray
     n_collocation: int
     loss_weights: dict[str, float]
+    periodic: dict[str, float] = {}
 
     @property
     def dim(self) -> int:
         return len(self.axes)
+
+    @property
+    def time_axis(self) -> int | None:
+        """The index of the time coordinate: the axis named ``t``, if any."""
+        return self.axes.index("t") if "t" in self.axes else None
+
+    def point_counts(self) -> dict[str, int]:
+        """{term: number of points}, the keys of :meth:`sample` ("res" first)."""
+        return {k: len(v) for k, v in self.sample(np.random.default_rng(0)).items()}
 
     def latin_hypercube(self, n: int, rng: np.random.Generator, bounds=None) -> np.ndarray:
         """n points by Latin hypercube sampling in ``bounds`` (default: the whole domain), (n, d)."""

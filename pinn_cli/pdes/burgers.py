@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg, Positive
+from pinn_cli.schema import Count, NonNeg, Positive
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.burgers import solve_burgers
 
@@ -36,6 +36,9 @@ class Burgers(PDE):
         self.n_collocation, self.n_initial, self.n_boundary = n_collocation, n_initial, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0, "bc": 1.0})
         self.reference_params = {"n_x": 256, "n_t": 101, "n_quad": 4000, **(reference or {})}
+
+    def point_counts(self):
+        return {"res": self.n_collocation, "ic": self.n_initial, "bc": 2 * self.n_boundary}
 
     def sample(self, rng):
         x_ic = self.latin_hypercube(self.n_initial, rng, self.bounds[1:])[:, 0]

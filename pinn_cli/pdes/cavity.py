@@ -29,17 +29,23 @@ the errors.
 """
 from __future__ import annotations
 
+from typing import Annotated, TypedDict
+
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg, Positive
 from pinn_cli.pdes.base import PDE, Reference
+from pinn_cli.schema import Count, NonNeg, Positive, Range
 from pinn_cli.reference.cavity import solve_cavity
 
 # requested in this order, the nested-autograd engine needs two gradients for the four third
 # derivatives: psi_xxx fills psi_xxy, psi_yyy fills psi_xyy (pinn_cli/models/fields.py)
 DERIVATIVES = ("psi_x", "psi_y", "p_x", "p_y", "psi_xx", "psi_xy", "psi_yy",
                "psi_xxx", "psi_yyy", "psi_xxy", "psi_xyy")
+
+
+class CavityReference(TypedDict, total=False):
+    n: Annotated[int, Range(4, 4096)]          # cells per side of the reference grid
 
 
 class LidDrivenCavity(PDE):
@@ -56,12 +62,15 @@ class LidDrivenCavity(PDE):
 
     def __init__(self, re: Positive = 1000.0, n_collocation: Count = 25600,
                  n_boundary: Count = 256, loss_weights: dict[str, NonNeg] | None = None,
-                 reference: dict[str, Count] | None = None):
+                 reference: CavityReference | None = None):
         self.re = float(re)
         self.bounds = np.array([[0.0, 1.0], [0.0, 1.0]])
         self.n_collocation, self.n_boundary = n_collocation, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "bc": 1.0})
         self.reference_params = {"n": 256, **(reference or {})}
+
+    def point_counts(self):
+        return {"res": self.n_collocation, "bc": 4 * self.n_boundary}
 
     def walls(self) -> tuple[np.ndarray, np.ndarray]:
         """The wall points (4 n_b, 2) and their velocities (4 n_b, 2): left, right, bottom, lid."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg
+from pinn_cli.schema import Count, NonNeg
 from pinn_cli.pdes.base import PDE, Reference
 
 
@@ -34,6 +34,9 @@ class Helmholtz(PDE):
         self.n_collocation, self.n_boundary = n_collocation, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "bc": 1.0})
         self.reference_params = {"n": 201, **(reference or {})}
+
+    def point_counts(self):
+        return {"res": self.n_collocation, "bc": 4 * self.n_boundary}
 
     def exact(self, x, y):
         """u(x, y); works on numpy arrays and tensors."""

@@ -83,7 +83,11 @@ class ReferenceCache:
             return None
         try:
             with np.load(path) as z:
-                return {k: z[k] for k in z.files}
+                arrays = {k: z[k] for k in z.files}
+            names = arrays.pop(KEYS, None)
+            if names is None or not set(names.tolist()) <= set(arrays):
+                raise ValueError("not a whole cache entry (arrays missing)")
+            return arrays
         except Exception as e:                      # noqa: BLE001 (see the docstring)
             if not quiet:
                 log.warning("reference cache: %s is unreadable (%s); computing it again", path,
@@ -97,6 +101,11 @@ class ReferenceCache:
         return arrays
 
 
+# Every entry lists its own arrays: a file that lacks any of them (written by something else, or
+# by a version that wrote fewer) is computed again, like a damaged one.
+KEYS = "__arrays__"
+
+
 def _write_atomically(path: Path, arrays: dict) -> None:
     """Write ``path`` by a rename from ``<path>.tmp`` (a fixed name: only the lock holder writes
     it, and a kill's leftover is replaced). The file is created like any file, mode 0666 less
@@ -105,7 +114,7 @@ def _write_atomically(path: Path, arrays: dict) -> None:
     try:
         tmp.unlink(missing_ok=True)
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays, **{KEYS: np.array(sorted(arrays))})
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -25,6 +25,7 @@ class Evaluator:
         self.pde, self.field, self.chunk = pde, field, chunk
         values = reference.named(pde.outputs[0])
         self.names = list(values)
+        self.axes = list(reference.axes)          # the grid's axes
         self.points = tensor(reference.points())                                   # (M, d)
         self.values = {k: tensor(v.ravel()) for k, v in values.items()}            # (M,) each
 

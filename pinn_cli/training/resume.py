@@ -19,13 +19,13 @@ from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.runfile import RunWriter, count_records, read_run
+from pinn_cli.schema import GROUPS
 from pinn_cli.training import checkpoint
 
 log = logging.getLogger("pinn_cli")
 RUN_FILE = "run.h5"
 # Keys that must equal the checkpoint's for a resumed run to continue the same computation.
-RESUME_KEYS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics", "seed", "dtype",
-               "engine", "chunk_size", "compile")
+RESUME_KEYS = GROUPS + ("seed", "dtype", "engine", "chunk_size", "compile")
 # what a checkpoint from before a key existed ran with
 LEGACY = {"objective": {"_target_": "pinn_cli.objective.PINN", "loss": "squared", "delta": 1.0}}
 

@@ -2,18 +2,21 @@
 
 One iteration i (0-based) takes the parameters after i updates, forms the pointwise residuals,
 lets the weighting scheme update and re-weight them, and makes one optimizer step on the loss of
-:class:`pinn_cli.training.objective.Objective`. Records at step i describe the parameters the
+:class:`pinn_cli.training.loss_engine.LossEngine`. Records at step i describe the parameters the
 iteration started from (loss, rel-L2); the final record, at step = iterations, describes the
 trained network. Nothing in the loop copies from the device except on the recording, logging and
 checkpoint cadences (and, on a CPU, the divergence check, where a host copy is free).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import platform
 import random
 import time
+import traceback
 from pathlib import Path
 
 import h5py
@@ -22,8 +25,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import pinn_cli
-from pinn_cli.config.build import build
-from pinn_cli.config.validate import DTYPES, resolve_device, validate
+from pinn_cli.training.build import build, PluginError
+from pinn_cli.training.validate import DTYPES, resolve_device, validate
 from pinn_cli.diagnostics.base import StepState
 from pinn_cli.errors import PinnError
 from pinn_cli.models.fields import Field
@@ -31,9 +34,10 @@ from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.runfile import RunWriter
 from pinn_cli.training import checkpoint
 from pinn_cli.training.best import BestModel
-from pinn_cli.training.context import RunContext
 from pinn_cli.training.evaluate import Evaluator
-from pinn_cli.training.objective import Objective
+from pinn_cli.training.checks import check_outputs
+from pinn_cli.training.loss_engine import LossEngine
+from pinn_cli.training.run_view import run_view
 from pinn_cli.training.preemption import StopSignals
 from pinn_cli.training.progress import Reporter
 from pinn_cli.training.resume import open_run_file
@@ -42,6 +46,16 @@ from pinn_cli.training.threads import threads_for
 log = logging.getLogger("pinn_cli")
 # Exit codes of pinn-train, by final status (README, "Exit codes").
 EXIT_CODES = {"done": 0, "diverged": 3, "failed": 4, "interrupted": 130}
+
+
+class ProbeError(PinnError):
+    """A probe raised during the run: the run ends as failed (exit 4), its file readable."""
+
+
+def _positions(model) -> list[int]:
+    """The indices of the model's weight matrices in ``model.parameters()``."""
+    where = {id(p): i for i, p in enumerate(model.parameters())}
+    return [where[id(w)] for w in model.weight_matrices()]
 
 
 def seed_all(seed: int) -> None:
@@ -65,10 +79,10 @@ class Trainer:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.identity = identity or {}
         self.device, self.dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
-        self.threads = threads_for(cfg.threads)
         seed_all(cfg.seed)
         parts = build(cfg, self.device, self.dtype)
         self.pde, self.model, self.weighting = parts.pde, parts.model, parts.weighting
+        self.problem = parts.problem
         self.optimizer_spec = parts.optimizer
         self.recorder = parts.diagnostics.recorder(cfg.eval_every)
         # engine=auto: nested autograd on ordinary steps (fastest and leanest measured on a CPU,
@@ -76,20 +90,35 @@ class Trainer:
         # every batch gradient. compile=true: the streams under torch.compile on ordinary steps.
         step_engine = "streams" if cfg.engine == "streams" or cfg.compile else "autograd"
         self.field = Field(self.model, self.pde.axes, step_engine, cfg.compile, self.pde.outputs)
+        target = cfg.pde.get("_target_")
         try:
             points = self.pde.sample(np.random.default_rng(cfg.seed))
             points = {k: self._tensor(v) for k, v in points.items()}               # (N_k, d) each
         except MemoryError:
             raise PinnError(f"pde.n_collocation={self.pde.n_collocation}: the points do not fit in memory")
+        except PinnError:
+            raise
+        except Exception as e:                        # noqa: BLE001 - the PDE's own fault
+            raise PluginError("pde", target, e) from e
+        check_outputs(self.pde, self.field, points, target)
         self.weighting.setup(points)
-        self.objective = Objective(self.pde, self.field, self.weighting, points, self._chunk(),
+        self.loss = LossEngine(self.pde, self.field, self.weighting, points, self._chunk(),
                                    self.recorder.batches, fast_capture=cfg.engine != "autograd",
                                    rho=parts.objective.rho)
         self.optimizer, self.schedule = self.optimizer_spec.build(list(self.model.parameters()))
-        ref = self.pde.reference(ReferenceCache(cfg.get("reference_cache")))
-        self.evaluator = Evaluator(self.pde, self.field, ref, self._tensor, self.objective.chunk)
-        self.ctx = RunContext(self.pde, self.model, self.field, self.objective, self.weighting,
-                              self.optimizer, self.evaluator, self.device, self.dtype)
+        try:
+            ref = self.pde.reference(ReferenceCache(cfg.get("reference_cache")))
+        except PinnError:
+            raise
+        except Exception as e:                        # noqa: BLE001 - a solver that gives up
+            raise PluginError("pde", f"{target} (its reference)", e) from e
+        self.evaluator = Evaluator(self.pde, self.field, ref, self._tensor, self.loss.chunk)
+        self.view = run_view(problem=self.problem, pde=self.pde, model=self.model, field=self.field,
+                             loss=self.loss, weighting=self.weighting, optimizer=self.optimizer,
+                             evaluator=self.evaluator, device=self.device, dtype=self.dtype)
+        self._weights = _positions(self.model)      # where the weight matrices sit among params
+        self._stop = False
+        self._breakdown = ""                        # why the arithmetic broke down, if it did
         self.config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         self.loss_ref: torch.Tensor | None = None  # the run's first loss, for divergence
         self.best = BestModel()
@@ -109,12 +138,12 @@ class Trainer:
     def step(self, i: int, capture: int = 0):
         """Residuals, weighting update, backward, optimizer step, schedule and weighting steps."""
         if self.optimizer_spec.needs_closure:
-            closure, results = self.objective.closure(i, capture)
+            closure, results = self.loss.closure(i, capture)
             self.optimizer.step(closure)
             out = results[0]
         else:
-            self.objective.zero_grad()
-            out = self.objective.backward(i, capture=capture)
+            self.loss.zero_grad()
+            out = self.loss.backward(i, capture=capture)
             self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
@@ -126,6 +155,7 @@ class Trainer:
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> dict:
+        self.threads = threads_for(self.cfg.threads)
         try:
             with StopSignals() as stop:
                 summary = self._run(stop)
@@ -147,22 +177,27 @@ class Trainer:
                     status = "interrupted" if stop.interrupted else "preempted"
                     break
                 probes = self.recorder.due(i)
-                before = {p.group: p.before(self.ctx, i) for p in probes}
+                before = {p.group: self._probe(p, p.before, self.view, i) for p in probes}
                 self._offer_best(before, i)
                 lr = self.lr()
                 capture = any(p.needs_capture for p in probes)
-                out = self.step(i, self.recorder.batches if capture else 0)
+                try:
+                    out = self.step(i, self.recorder.batches if capture else 0)
+                except ArithmeticError as e:     # e.g. a line search dividing by a zero step
+                    self._breakdown = f"{type(e).__name__} in the optimizer step ({e})"
+                    status = "diverged"
+                    break
                 if self.loss_ref is None:
                     self.loss_ref = out.loss
                 # NaN compares false, so this also catches NaN and inf; no host sync here
                 bad |= ~(out.loss <= cfg.divergence_factor * self.loss_ref)
                 done = i + 1
                 if probes:
-                    state = StepState(i, out.loss, out.terms, out.residuals, lr,
-                                      time.perf_counter() - t0, before, out.batch_moments)
-                    rec = self._record(probes, state).get("metrics", {})
+                    rec = self._record(probes, self._state(i, out, lr, time.perf_counter() - t0,
+                                                           before)).get("metrics", {})
                     last_err = rec.get("rel_l2", last_err)
-                    if self._act(probes, done):
+                    self._act(probes, done)
+                    if self._stop:
                         break
                 reporter.advance(i)
                 self.threads.tick()
@@ -190,33 +225,55 @@ class Trainer:
         except (PinnError, OSError) as e:
             return self._fail(e, done)
 
+    def _state(self, step: int, out, lr: float, wall: float, before: dict) -> StepState:
+        """What the step leaves for the probes; term gradients over the weight matrices."""
+        grads = None if out.term_grads is None else {
+            k: [g[j] for j in self._weights] for k, g in out.term_grads.items()}
+        return StepState(step, out.loss, out.terms, out.residuals, self.loss.points, lr, wall,
+                         before, out.batch_moments, grads)
+
+    def _probe(self, probe, fn, *args):
+        """A probe's call; what it raises is the probe's fault: one line (ProbeError), the
+        traceback kept in the run folder's traceback.txt."""
+        try:
+            return fn(*args)
+        except (PinnError, OSError, KeyboardInterrupt):
+            raise
+        except Exception as e:                        # noqa: BLE001
+            where = self.run_dir / "traceback.txt"
+            with contextlib.suppress(OSError):
+                where.write_text(traceback.format_exc())
+            raise ProbeError(f"diagnostics.{probe.group} ({type(probe).__name__}) raised "
+                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                             f"(traceback in {where})") from e
+
     def _record(self, probes, state: StepState) -> dict:
         """Write one record per probe; -> {group: record} (host arrays)."""
-        records = {p.group: p.record(self.ctx, state) for p in probes}
+        records = {p.group: self._probe(p, p.record, self.view, state) for p in probes}
         for group, rec in records.items():
             self.writer.append(group, state.step, **rec)
         return records
 
-    def _act(self, probes, step: int) -> bool:
-        """Carry out what the probes asked for (a phase action); -> True to stop the run."""
-        stop = False
+    def _act(self, probes, step: int) -> None:
+        """Carry out the actions the probes asked for (a phase action)."""
         for p in probes:
             while p.actions:
                 action = p.actions.pop(0)
-                log.info("step %d: %s asked for %s", step, p.group, action)
-                if action == "stop":
-                    stop = True
-                elif action == "decay_lr":
-                    factor = getattr(p, "lr_factor", 0.1)
-                    for g in self.optimizer.param_groups:
-                        g["lr"] *= factor
-                    if self.schedule is not None:      # a schedule computes from base_lrs
-                        self.schedule.base_lrs = [b * factor for b in self.schedule.base_lrs]
-                elif action == "next_stage" and hasattr(self.optimizer, "next_stage"):
-                    self.optimizer.next_stage()
-                else:
-                    log.warning("%s: %s is not possible with this optimizer; ignored", p.group, action)
-        return stop
+                log.info("step %d: %s asked for %s", step, p.group, action.name)
+                action.apply(self)
+
+    # ---- RunControl: what a phase action may change (pinn_cli.diagnostics.actions) ----------
+    def scale_lr(self, factor: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] *= factor
+        if self.schedule is not None:              # a schedule computes from base_lrs
+            self.schedule.base_lrs = [b * factor for b in self.schedule.base_lrs]
+
+    def next_stage(self) -> None:
+        self.optimizer.next_stage()               # a Staged optimizer: checked before training
+
+    def stop(self) -> None:
+        self._stop = True
 
     def _status(self) -> str:
         return "  ".join(t for t in (p.status() for p in self.recorder.probes) if t)
@@ -248,20 +305,20 @@ class Trainer:
         if status == "done":
             # the trained network: every probe that does not need a training step records it
             final = [p for p in self.recorder.probes if not p.needs_capture]
-            before = {p.group: p.before(self.ctx, steps) for p in final}
+            before = {p.group: self._probe(p, p.before, self.view, steps) for p in final}
             self._offer_best(before, steps)
             self._checkpoint(steps, wall)
             with torch.enable_grad():
-                out = self.objective.evaluate()
-            state = StepState(steps, out.loss, out.terms, out.residuals, self.lr(), wall, before)
-            self._record(final, state)
+                out = self.loss.evaluate()
+            self._record(final, self._state(steps, out, self.lr(), wall, before))
             errs = before["metrics"] if "metrics" in before else self.evaluator.rel_l2()
             summary.update(final_loss=out.loss.item(), final_rel_l2=next(iter(errs.values())).item())
         elif status == "diverged":
             kept = "the last checkpoint" if (self.run_dir / checkpoint.CHECKPOINT).exists() else "no checkpoint"
-            log.error("diverged: the loss became NaN, inf or over divergence_factor=%g times its "
-                      "first value by step %d; stopped. The run file (readable) and %s are kept "
-                      "in %s", self.cfg.divergence_factor, steps, kept, self.run_dir)
+            why = self._breakdown or (f"the loss became NaN, inf or over divergence_factor="
+                                      f"{self.cfg.divergence_factor:g} times its first value")
+            log.error("diverged: %s by step %d; stopped. The run file (readable) and %s are kept "
+                      "in %s", why, steps, kept, self.run_dir)
         elif status in ("interrupted", "preempted"):
             self._checkpoint(steps, wall)
             log.warning("%s at step %d; checkpoint saved: a requeued job continues by itself, "
@@ -270,13 +327,21 @@ class Trainer:
             summary.update(best_rel_l2=self.best.rel_l2, best_step=self.best.step)
         attrs = {k: v for k, v in summary.items() if k not in ("run_dir", "status")}
         self.writer.close(status, wall_time=wall, **attrs)
+        if not self.writer.path.exists():
+            log.warning("%s was deleted during the run: its records are gone (the checkpoint is "
+                        "kept)", self.writer.path)
         return summary
 
     # ---- run folder, run file, resume -------------------------------------------------------
     def _open(self) -> tuple[int, float]:
         """Create or resume the run file; -> (first iteration, wall-clock offset)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        series, static = self.recorder.layout(self.ctx)
+        try:
+            series, static = self.recorder.layout(self.view)
+        except PinnError:
+            raise
+        except Exception as e:                        # noqa: BLE001 - a probe's own fault
+            raise PluginError("diagnostics", "a probe's spec or static", e) from e
         writer, state, old = open_run_file(self.run_dir, self.cfg.get("resume"), self.device,
                                            self.config_yaml, self._attrs(), series, static)
         self.writer = writer
@@ -298,6 +363,7 @@ class Trainer:
                 "torch_version": str(torch.__version__), "h5py_version": h5py.__version__,
                 "device": str(self.device), "dtype": self.cfg.dtype, "seed": self.cfg.seed,
                 "engine": self.cfg.engine, "compile": self.cfg.compile, "host": platform.node(),
+                "pid": os.getpid(), "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
                 "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "pde": type(self.pde).__name__, "iterations": self.cfg.iterations,
                 "choices": json.dumps(self.identity.get("choices", {})),

@@ -1,7 +1,10 @@
 """The contract every weighting scheme fulfils.
 
-A weighting scheme sits between the pointwise residuals and the loss. The objective
-(:class:`pinn_cli.training.objective.Objective`) calls it in this order, once per iteration:
+A weighting scheme sits between the pointwise residuals and the loss. Before training,
+``check(problem)`` refuses settings that do not fit the problem; a constructor parameter named
+after a context key of :mod:`pinn_cli.problem` (``time_axis``, ``terms``, ...) is handed the
+problem's value when the YAML leaves it null. The loss engine
+(:class:`pinn_cli.training.loss_engine.LossEngine`) then calls it in this order, once per iteration:
 
 1. ``setup(points)`` once, with the training points' coordinates ``{term: (N_k, d)}`` (a causal
    scheme needs the times, a per-point scheme the counts; device and dtype are the points').
@@ -35,6 +38,10 @@ class Weighting:
     """The identity scheme (``weighting=none``) and the base class of every other."""
 
     uses_residuals: ClassVar[bool] = False
+
+    def check(self, problem) -> None:
+        """Refuse (ConfigError) settings that do not fit ``problem`` (a
+        :class:`pinn_cli.problem.Problem`: its terms and their counts, axes, time axis)."""
 
     def setup(self, points: dict[str, torch.Tensor]) -> None:
         """Allocate per-point state from the training points (fixed for the run)."""

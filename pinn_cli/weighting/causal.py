@@ -17,16 +17,16 @@ pinn-cli's choice of slabs: the points sorted by t, cut into M groups of equal c
 point p = rank(t_p) * M // N). For the Latin hypercube points (one point in each of N equal
 strata of t) and M dividing N these are exactly the equal-width slabs [i T / M, (i+1) T / M).
 
-The time axis is found from the PDE's class (``pde``, the config's ``${pde._target_}``) by its
-``axes`` attribute; a PDE without an axis ``t`` is refused with a ConfigError when the run is
-built. ``stats()``: ``res_mean`` is the mean causal weight, ``res_min`` the last slab's weight
+The time axis is the problem's (``time_axis``, handed over by the assembly step: the PDE's axis
+named ``t`` unless it says otherwise); a problem without one is refused with a ConfigError
+before training, as is a slab count above the interior points. ``stats()``: ``res_mean`` is the mean causal weight, ``res_min`` the last slab's weight
 (the paper's convergence indicator, near 1 once every slab is resolved).
 """
 from __future__ import annotations
 
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg
+from pinn_cli.schema import Count, NonNeg, NonNegInt
 from pinn_cli.errors import ConfigError
 from pinn_cli.weighting.base import Weighting
 
@@ -35,34 +35,27 @@ class Causal(Weighting):
     """Args:
         epsilon: the causality parameter (paper: 1e-2 ... 1e2; jaxpi's default 1).
         slabs: M, the number of time slabs (paper and jaxpi: 32).
-        pde: the PDE class, dotted path (set by the config to ``${pde._target_}``).
+        time_axis: the column of t in the points (null: the problem's).
     """
 
     uses_residuals = True
 
-    def __init__(self, epsilon: NonNeg = 1.0, slabs: Count = 32, pde: str | None = None):
-        self.epsilon, self.slabs, self.pde = epsilon, slabs, pde
+    def __init__(self, epsilon: NonNeg = 1.0, slabs: Count = 32, time_axis: NonNegInt | None = None):
+        self.epsilon, self.slabs, self.time_axis = epsilon, slabs, time_axis
         self.slab: torch.Tensor | None = None       # (N,) slab index of every point
         self.w: torch.Tensor | None = None          # (M,) slab weights
 
-    def time_column(self) -> int:
-        """The column of ``t`` in the points, from the PDE class's ``axes``."""
-        from hydra.utils import get_object
-
-        try:
-            axes = tuple(getattr(get_object(self.pde), "axes", ()))
-        except Exception:                          # noqa: BLE001 - not importable, or None
-            axes = ()
-        if "t" not in axes:
-            raise ConfigError("weighting", "causal", f"a PDE with a time axis named t "
-                              f"({self.pde} has axes {', '.join(axes) or 'unknown'})")
-        return axes.index("t")
-
-    def setup(self, points):
-        t = points["res"][:, self.time_column()]                          # (N,)
-        n = len(t)
+    def check(self, problem):
+        if self.time_axis is None or not 0 <= self.time_axis < problem.in_dim:
+            raise ConfigError("weighting", "causal", f"a problem with a time axis (this one's "
+                              f"axes are {', '.join(problem.axes)}, none of them time)")
+        n = problem.terms["res"]
         if self.slabs > n:
             raise ConfigError("weighting.slabs", self.slabs, f"an integer <= the {n} interior points")
+
+    def setup(self, points):
+        t = points["res"][:, self.time_axis]                              # (N,)
+        n = len(t)
         order = torch.argsort(t, stable=True)
         self.slab = torch.empty(n, dtype=torch.long, device=t.device)
         self.slab[order] = torch.arange(n, device=t.device) * self.slabs // n

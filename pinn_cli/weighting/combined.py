@@ -1,13 +1,15 @@
 """Several weighting schemes applied in order: W = W_n o ... o W_1, written in the config.
 
     _target_: pinn_cli.weighting.Combined
-    _recursive_: false
     schemes:
       - {_target_: pinn_cli.weighting.RBA, eta: 1.0e-3, gamma: 0.999}
       - {_target_: pinn_cli.weighting.GradNorm, every: 100}
 
 gives W[e]_k = sqrt(lambda_k) (lambda^RBA_i e_i) for the interior: RBA re-weights the points,
 grad-norm balances the terms as RBA leaves them (``conf/weighting/rba_gradnorm.yaml``).
+
+The schemes are built (and their settings checked, by the same schema walk as every node) before
+Combined is; ``check(problem)`` checks each against the problem.
 
 - ``update``: scheme j updates from the residuals as the schemes before it leave them
   (detached): scheme 1 from e, scheme 2 from W_1[e] with W_1 already updated, and so on.
@@ -26,38 +28,28 @@ from pinn_cli.errors import ConfigError
 from pinn_cli.weighting.base import Weighting
 
 
-def _built(i: int, node) -> Weighting:
-    """A scheme from its config node (checked against its signature first), or as given."""
-    if isinstance(node, Weighting):
-        return node
-    from pinn_cli.config.build import instantiate
-    from pinn_cli.config.schema import check_node
-
-    key = f"weighting.schemes[{i}]"
-    if not hasattr(node, "get"):
-        raise ConfigError(key, node, "a mapping with _target_ naming a Weighting class")
-    check_node(key, node)
-    scheme = instantiate(node)
-    if not isinstance(scheme, Weighting) or isinstance(scheme, Combined):
-        raise ConfigError(f"{key}._target_", node.get("_target_"),
-                          "a subclass of pinn_cli.weighting.base.Weighting other than Combined")
-    return scheme
-
-
 class Combined(Weighting):
     """Args:
-        schemes: the schemes, each a mapping with ``_target_`` and its settings, in order.
+        schemes: the schemes, in order (in YAML: each a mapping with ``_target_`` and its settings).
     """
 
     def __init__(self, schemes: list[dict]):
         if not schemes:
             raise ConfigError("weighting.schemes", [], "a non-empty list of weighting schemes")
-        self.schemes = [_built(i, node) for i, node in enumerate(schemes)]
+        for i, s in enumerate(schemes):
+            if not isinstance(s, Weighting) or isinstance(s, Combined):
+                raise ConfigError(f"weighting.schemes[{i}]", getattr(s, "get", lambda k: s)("_target_"),
+                                  "a mapping with _target_ naming a Weighting other than Combined")
+        self.schemes = list(schemes)
         self.uses_residuals = any(s.uses_residuals for s in self.schemes)
         self.names = []
         for s in self.schemes:
             name = type(s).__name__.lower()
             self.names.append(name if name not in self.names else f"{name}{len(self.names)}")
+
+    def check(self, problem):
+        for s in self.schemes:
+            s.check(problem)
 
     def setup(self, points):
         for s in self.schemes:

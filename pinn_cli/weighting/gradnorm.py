@@ -20,7 +20,7 @@ with w_k = 0 (n_k = 0) is left out and keeps its weight.
 Where the norms come from: the objective's own backward, split per term on the steps this
 scheme asks for (``wants_term_grads``): the interior's share of ``.grad`` is copied after its
 chunks, each condition term gets its own backward instead of one over their sum; no extra
-backward pass (``pinn_cli/training/objective.py``). The step's gradients are taken at the
+backward pass (``pinn_cli/training/loss_engine.py``). The step's gradients are taken at the
 parameters and weights the step starts from, the new weights are set in ``step()`` after the
 optimizer's step and used from the next iteration on (jaxpi updates after the step, at the new
 parameters: one step apart).
@@ -31,7 +31,7 @@ from typing import Literal
 
 import torch
 
-from pinn_cli.config.schema import Count, Zero2One
+from pinn_cli.schema import Count, Zero2One
 from pinn_cli.weighting.base import Weighting
 
 

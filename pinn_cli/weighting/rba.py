@@ -18,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from pinn_cli.config.schema import Fraction, Positive
+from pinn_cli.schema import Fraction, Positive
 from pinn_cli.weighting.base import Weighting
 
 

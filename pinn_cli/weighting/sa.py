@@ -33,7 +33,7 @@ from typing import Literal
 
 import torch
 
-from pinn_cli.config.schema import Positive
+from pinn_cli.schema import Positive
 from pinn_cli.errors import ConfigError
 from pinn_cli.weighting.base import Weighting
 
@@ -56,11 +56,13 @@ class SelfAdaptive(Weighting):
         self.lam: dict[str, torch.Tensor] = {}          # {k: (N_k,)} leaf tensors
         self.opt: torch.optim.Adam | None = None
 
+    def check(self, problem):
+        if self.terms is not None and (not self.terms or any(k not in problem.terms for k in self.terms)):
+            raise ConfigError("weighting.terms", self.terms, f"null or a non-empty list of this "
+                              f"PDE's loss terms ({', '.join(problem.terms)})")
+
     def setup(self, points):
         terms = list(points) if self.terms is None else self.terms
-        if not terms or any(k not in points for k in terms):
-            raise ConfigError("weighting.terms", self.terms,
-                              f"null or a non-empty list of this PDE's loss terms ({', '.join(points)})")
         self.lam = {k: torch.full((len(points[k]),), float(self.init), dtype=points[k].dtype,
                                   device=points[k].device, requires_grad=True)
                     for k in terms}

@@ -1,4 +1,8 @@
-"""The objective: the one place where residuals are formed, weighted and summed into the loss.
+"""The loss engine: the one place where residuals are formed, weighted and summed into the loss,
+and differentiated (with the SNR's batch gradients and the per-term gradients when asked).
+
+(The ``objective`` config group chooses *what* is fitted and the pointwise loss rho; this engine
+forms and differentiates that loss.)
 
     L = sum_k w_k (1 / N_k) sum_i sum_q rho((W[e_k])_iq)
 
@@ -12,7 +16,7 @@ SNR batch gradients (fast and naive) and an optimizer's closure all go through i
 sees the same weights. Every rho is a sum over points, so the chunked backward and the fast SNR
 capture below hold for each of them.
 
-One iteration (:meth:`Objective.backward`):
+One iteration (:meth:`LossEngine.backward`):
 
 1. the condition residuals (few points, one pass);
 2. if the weighting updates from the residuals and the interior comes in several chunks, every
@@ -29,13 +33,13 @@ elementwise mean and variance of the B batch gradients (:class:`BatchMoments`), 
 own backward where the field's derivative streams allow it
 (:func:`pinn_cli.diagnostics.snr.chunk_shares`: each chunk's shares merged into the moments as
 the chunk ends, memory bounded by the chunk), else by one backward per batch after the step's
-own (same parameters, same updated weights; :meth:`Objective.batch_moments`).
+own (same parameters, same updated weights; :meth:`LossEngine.batch_moments`).
 
 Per-term gradients. On a capturing step, and on a step where the weighting asks for them
 (``weighting.wants_term_grads(step)``, e.g. grad-norm balancing), the backward keeps each term's
 gradient apart at no extra backward pass: the interior gradient is ``.grad`` after the chunks
 (a copy), and each condition term gets its own backward (``autograd.grad``, added to ``.grad``)
-instead of one over their sum. ``StepResult.term_grads`` (also ``Objective.term_grads``, for the
+instead of one over their sum. ``StepResult.term_grads`` (also ``LossEngine.term_grads``, for the
 probes) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean(rho(W[e_k]))``,
 the term as it enters the loss; their sum is the full gradient. The weighting then receives them
 (``weighting.term_gradients(grads, step)``) if it asked.
@@ -46,7 +50,6 @@ import torch
 
 from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.diagnostics.snr import check_batches, chunk_shares
-from pinn_cli.errors import ConfigError
 from pinn_cli.objective.losses import Rho, squared
 
 
@@ -68,7 +71,7 @@ class StepResult:
         self.term_grads = term_grads
 
 
-class Objective:
+class LossEngine:
     """Args:
         pde: the problem (residual, conditions, loss_weights).
         field: the network as a field (:class:`pinn_cli.models.fields.Field`).
@@ -85,10 +88,6 @@ class Objective:
                  snr_batches: int = 0, fast_capture: bool = True, rho: Rho = squared):
         self.pde, self.field, self.weighting, self.points = pde, field, weighting, points
         self.rho = rho
-        unknown = sorted(set(pde.loss_weights) - set(points))
-        if unknown:
-            raise ConfigError(f"pde.loss_weights.{unknown[0]}", pde.loss_weights[unknown[0]],
-                              f"a weight of one of this PDE's terms ({', '.join(points)})")
         self.term_weights = {k: float(pde.loss_weights.get(k, 1.0)) for k in points}
         self.n_res = len(points["res"])
         self.chunk = chunk or self.n_res

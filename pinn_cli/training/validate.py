@@ -1,25 +1,26 @@
 """Validation of a composed config, in one place, before anything is built or trained.
 
-The primary keys (``conf/train.yaml``) are checked against :data:`PRIMARY`; each group node
-against its ``_target_``'s constructor signature (:mod:`pinn_cli.config.schema`), probes of the
-diagnostics node included. Every failure is a ConfigError: one line naming the key, the value
-and what is allowed. Checks that need two groups at once (an SNR batch count that must divide
-the PDE's points) are the objects' own ``check`` hooks, run by :func:`pinn_cli.config.build.build`.
+The primary keys (``conf/train.yaml``) are checked against :data:`PRIMARY` (and a top-level key
+that is none of them nor a group, ``+iteratons=5``, is refused); each group node against its
+``_target_``'s constructor signature (:mod:`pinn_cli.schema`), every nested ``_target_`` node
+included (the probes, a combined weighting's schemes). Every failure is a ConfigError: one line
+naming the key, the value and what is allowed. Checks that need the problem or two groups at once
+(an SNR batch count that must divide the PDE's points) are the objects' own ``check`` hooks, run
+by :func:`pinn_cli.training.build.build`.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Literal
 
 import torch
 from omegaconf import DictConfig
 
-from pinn_cli.config.schema import Count, NonNegInt, Range, check_node, check_value
 from pinn_cli.errors import ConfigError
+from pinn_cli.problem import CONTEXT
+from pinn_cli.schema import GROUPS, Count, NonNegInt, Range, check_node, check_value
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
-# what the trainer passes to a group's constructor itself
-SUPPLIED = {"model": ("in_dim", "out_dim")}
 
 PRIMARY = {
     "seed": NonNegInt,
@@ -35,6 +36,7 @@ PRIMARY = {
     "resume": str | None,
     "reference_cache": str | None,
 }
+OTHER = ("device", "chunk_size")            # checked below: values that need more than a type
 
 
 def resolve_device(name) -> torch.device:
@@ -50,6 +52,12 @@ def resolve_device(name) -> torch.device:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that is not allowed."""
+    known = set(PRIMARY) | set(OTHER) | set(GROUPS)
+    for key in cfg:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            raise ConfigError(str(key), cfg[key], "a key of pinn-train's config" + (
+                f" (did you mean {close[0]}?)" if close else " (pinn-train --cfg job lists them)"))
     for key, annotation in PRIMARY.items():
         check_value(key, cfg.get(key), annotation)
     chunk = cfg.get("chunk_size")
@@ -62,8 +70,5 @@ def validate(cfg: DictConfig) -> None:
         node = cfg.get(group)
         if not isinstance(node, DictConfig):
             raise ConfigError(group, node, f"a {group} option (pinn-train --help lists them)")
-        check_node(group, node, SUPPLIED.get(group, ()))
-        for key, sub in node.items():                 # nested _target_ entries: the probes
-            if isinstance(sub, DictConfig) and "_target_" in sub:
-                check_node(f"{group}.{key}", sub)
+        check_node(group, node, CONTEXT)
 

@@ -33,7 +33,7 @@ y = log10(SNR):
 A transition that the series does not show is reported as not reached (``None``), never guessed.
 NaN and non-positive values are dropped before anything else. Each rule looks a bounded stretch
 ahead of its record (up to ~1.7 times its step, and 2 x ``min_records`` records), so the same
-decisions are taken causally as the run goes by ``pinn_cli.analysis.online``; ``fit_by`` is a step,
+decisions are taken causally as the run goes by ``pinn_cli.phases.online``; ``fit_by`` is a step,
 not a share of the run, for that reason (a run's length is unknown while it runs, and a killed or
 extended run would move a share).
 """

@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pinn_cli.analysis.phases import PhaseParams, is_step, refine, smooth_at, sustained
+from pinn_cli.phases.offline import PhaseParams, is_step, refine, smooth_at, sustained
 
 KINDS = ("fitting_end", "total_diffusion")
 

@@ -29,6 +29,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from pinn_cli.errors import ConfigError
 
 MAX_COUNT = 10**9          # point counts and sizes beyond this cannot be allocated anywhere sensible
+# The config groups whose options make a run's parts, in this order; every place that needs the
+# names reads them here.
+GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
+SELECTABLE = GROUPS + ("experiment",)     # the groups an option is chosen from on the command line
 
 
 @dataclass(frozen=True)
@@ -211,9 +215,12 @@ def signature_of(target: str | type):
 
 
 def check_node(prefix: str, node, supplied: tuple[str, ...] = ()) -> None:
-    """Check a group node (a mapping with ``_target_``) against its target's signature.
+    """Check a group node (a mapping with ``_target_``) against its target's signature, and
+    every node with a ``_target_`` inside it (a mapping value, or an item of a list value), at
+    any depth: the whole schema walk, done once.
 
-    ``supplied`` names the arguments the trainer passes itself (``in_dim``, ``out_dim``).
+    ``supplied`` names the arguments the assembly step passes itself when the node leaves them
+    null or out (the problem's context: ``in_dim``, ``periodic_axes``, ...).
     """
     target = node.get("_target_")
     if not isinstance(target, str):
@@ -230,13 +237,24 @@ def check_node(prefix: str, node, supplied: tuple[str, ...] = ()) -> None:
             raise ConfigError(f"{prefix}.{k}", _plain(node[k]),
                               f"no such key for {target.rsplit('.', 1)[-1]} (its keys: {allowed})")
     for name, (annotation, default) in params.items():
-        if name in supplied:
+        if name in supplied and node.get(name) is None:
             continue
         if name not in node:
             if default is inspect.Parameter.empty:
                 raise ConfigError(f"{prefix}.{name}", "missing", describe(annotation))
             continue
         check_value(f"{prefix}.{name}", node[name], annotation)
+    for k in keys:
+        value = node[k]
+        items = [(f"{prefix}.{k}", value)] if _is_target(value) else \
+            [(f"{prefix}.{k}[{i}]", v) for i, v in enumerate(value) if _is_target(v)] \
+            if isinstance(value, (list, ListConfig)) else []
+        for key, sub in items:
+            check_node(key, sub, supplied)
+
+
+def _is_target(value) -> bool:
+    return isinstance(value, (dict, DictConfig)) and "_target_" in value
 
 
 def bad_values(annotation) -> list:

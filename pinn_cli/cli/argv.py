@@ -25,11 +25,11 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from pinn_cli.config.build import build
-from pinn_cli.config.validate import DTYPES, validate
+from pinn_cli.training.build import build
+from pinn_cli.training.validate import DTYPES, validate
 from pinn_cli.errors import PinnError
+from pinn_cli.schema import SELECTABLE
 
-GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics", "experiment")
 
 
 def options(group: str, config_dir: str | None = None) -> list[str]:
@@ -86,7 +86,7 @@ def _values(override) -> list:
 def _structural(override) -> bool:
     """Overrides that change which config files compose (groups, hydra, deletions)."""
     key = override.key_or_group
-    return key.split("/")[0] in GROUPS or key.startswith("hydra") or override.is_delete()
+    return key.split("/")[0] in SELECTABLE or key.startswith("hydra") or override.is_delete()
 
 
 @dataclass
@@ -124,7 +124,7 @@ def check_argv(argv: list[str]) -> Output | None:
         key = o.key_or_group
         if key == "hydra/launcher" and any("slurm" in str(v) for v in _values(o)) and args.multirun:
             check_slurm()
-        if key.lstrip("+") in GROUPS:
+        if key.lstrip("+") in SELECTABLE:
             allowed = options(key.lstrip("+"), args.config_dir)
             for v in _values(o):
                 if v not in allowed:
@@ -139,6 +139,7 @@ def check_argv(argv: list[str]) -> Output | None:
     for combo in itertools.product(*structural):
         base = _compose(list(combo) + search + [f"{o.get_key_element()}={_text(v)}"
                                                  for o, v in (vs[0] for vs in values)])
+        _check_launcher(base)
         if output is None:
             output = Output(key, str(OmegaConf.select(base, key)),
                             any(o.key_or_group == key for o in parsed), args.multirun,
@@ -148,6 +149,25 @@ def check_argv(argv: list[str]) -> Output | None:
         for assignment in itertools.product(*values):
             _check_values(base, assignment)
     return output
+
+
+# Launcher values Hydra's own schema lets through but the launcher would fail on, mid-sweep.
+LAUNCHER_RANGES = {"n_jobs": (-1, "an integer >= 1, or -1 (every core)"),
+                   "timeout_min": (1, "an integer >= 1"), "cpus_per_task": (1, "an integer >= 1"),
+                   "gpus_per_node": (0, "an integer >= 0"), "nodes": (1, "an integer >= 1"),
+                   "tasks_per_node": (1, "an integer >= 1"), "array_parallelism": (1, "an integer >= 1"),
+                   "mem_gb": (1, "an integer >= 1")}
+
+
+def _check_launcher(base) -> None:
+    launcher = OmegaConf.select(base, "hydra.launcher") or {}
+    for key, (lo, allowed) in LAUNCHER_RANGES.items():
+        v = launcher.get(key) if key in launcher else None
+        if v is None:
+            continue
+        bad = not isinstance(v, int) or isinstance(v, bool) or v < lo or (key == "n_jobs" and v == 0)
+        if bad:
+            raise PinnError(f"hydra.launcher.{key}={v!r} is not allowed: expected {allowed}")
 
 
 def _text(value) -> str:
@@ -163,6 +183,10 @@ def _compose(overrides: list[str]):
             return compose("train", overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as e:
         raise PinnError(_composition_message(e, overrides))
+    except yaml.YAMLError as e:                    # a user's YAML file with a syntax error
+        mark = getattr(e, "problem_mark", None)
+        where = f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}" if mark else "a YAML file"
+        raise PinnError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
 
 
 def _check_values(base, assignment) -> None:

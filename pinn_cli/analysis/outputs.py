@@ -1,0 +1,46 @@
+"""Folders pinn-analyze writes into, and never a file it did not write.
+
+pinn-analyze marks every folder it writes its results into with an empty ``.pinn-analyze`` file.
+Before writing ``NAME`` into a folder it checks that the folder is new, or marked, or that
+``NAME`` is not there yet; a folder that holds a file of that name which pinn-analyze did not
+write (``--out`` pointed at a user's own folder holding their ``comparison.csv``) is refused in
+one line, and nothing is written. Folders written before the mark existed are recognised by the
+JSON pinn-analyze writes into each (``summary.json``, ``comparison.json``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pinn_cli.errors import PinnError
+
+MARK = ".pinn-analyze"
+LEGACY = {"summary.json": "phases", "comparison.json": "groups"}   # file -> a key only ours has
+
+
+class OutputRefused(PinnError):
+    """A folder holds a file of a name pinn-analyze would write, written by someone else."""
+
+
+def claim(folder: Path, names) -> Path:
+    """Make ``folder`` pinn-analyze's (marked) if the files ``names`` may be written there;
+    -> folder. Raises OutputRefused otherwise, having written nothing."""
+    folder = Path(folder)
+    if not (folder / MARK).exists() and not _legacy(folder):
+        taken = sorted(n for n in names if (folder / n).exists())
+        if taken:
+            raise OutputRefused(f"{folder} holds {', '.join(taken)}, not written by pinn-analyze: "
+                                "nothing was written; choose another folder (--out)")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARK).touch()
+    return folder
+
+
+def _legacy(folder: Path) -> bool:
+    for name, key in LEGACY.items():
+        try:
+            if key in json.loads((folder / name).read_text()):
+                return True
+        except (OSError, ValueError, TypeError):
+            pass
+    return False
