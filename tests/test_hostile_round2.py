@@ -259,3 +259,22 @@ def test_a_model_too_large_for_memory_is_one_line(tmp_path):
     p = _train(*SMALL, "model.width=200000", "model.depth=40", cwd=tmp_path, timeout=120)
     assert p.returncode == 2
     _one_line(p, "model")
+
+
+def test_a_disk_full_at_the_first_record_is_one_error_line_and_exit_4(tmp_path, ref_cache):
+    """Every file is limited to 30 kB (as a full disk): the log cannot grow either, and the
+    run must still end in one error line (no 'Logging error' blocks), exit 4, file readable."""
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (30000, 30000))\n"
+            "from pinn_cli.cli.train import main\n"
+            "sys.argv = ['pinn-train'] + sys.argv[1:]\n"
+            "main()\n")
+    p = subprocess.run([sys.executable, "-c", code, *SMALL, "iterations=50", "eval_every=5",
+                        f"hydra.run.dir={tmp_path / 'r'}", f"reference_cache={ref_cache}"],
+                       capture_output=True, text=True, timeout=300)
+    out = p.stdout + p.stderr
+    assert p.returncode == 4, out[-2000:]
+    assert "Logging error" not in out and "Traceback" not in out
+    assert out.count("ERROR") == 1 and "File too large" in out
+    assert read_run(tmp_path / "r" / "run.h5").attrs["status"] == "running"

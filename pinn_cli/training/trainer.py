@@ -290,13 +290,19 @@ class Trainer:
                         config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state())
 
     def _close(self, status: str, **attrs) -> None:
+        """Close the run file as ``status``; when the file refused a write before, it keeps
+        status 'running' (said once, by :meth:`_fail`)."""
+        refused = bool(self.writer.failed)
         try:
             self.writer.close(status, **attrs)
         except (PinnError, OSError) as e:
-            log.error("could not mark %s as %s: %s", self.writer.path, status, e)
+            if not refused:
+                log.error("could not mark %s as %s: %s", self.writer.path, status, e)
 
     def _fail(self, err: Exception, steps: int) -> dict:
-        log.error("failed at step %d: %s", steps, str(err).splitlines()[0] if str(err) else err)
+        keeps = (f"; {self.writer.path.name} keeps every earlier record, status 'running'"
+                 if self.writer.failed else "")
+        log.error("failed at step %d: %s%s", steps, str(err).splitlines()[0] if str(err) else err, keeps)
         self._close("failed", steps=steps)
         return {"status": "failed", "steps": steps, "run_dir": str(self.run_dir), "error": str(err)}
 
