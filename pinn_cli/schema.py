@@ -32,7 +32,9 @@ MAX_COUNT = 10**9          # point counts and sizes beyond this cannot be alloca
 # The config groups whose options make a run's parts, in this order; every place that needs the
 # names reads them here.
 GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
-SELECTABLE = GROUPS + ("experiment",)     # the groups an option is chosen from on the command line
+# the groups an option is chosen from on the command line: the parts, presets (experiment),
+# studies and a study's arms (arm/<study>)
+SELECTABLE = GROUPS + ("experiment", "study", "arm")
 
 
 @dataclass(frozen=True)

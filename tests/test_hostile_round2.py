@@ -59,10 +59,10 @@ def test_a_taken_default_folder_gets_a_suffix_and_the_lock_is_seen(tmp_path):
     taken = tmp_path / "12-00-00"
     (taken / ".hydra").mkdir(parents=True)
     (taken / "run.h5").write_bytes(b"another run")
-    got = claim(str(taken), "hydra.run.dir", explicit=False, resumable=True, overrides=[])
+    got = claim(str(taken), "hydra.run.dir", explicit=False, overrides=[])
     assert got == f"{taken}_1" and held(got)              # the lock is held (by this process)
     with pytest.raises(PinnError, match="already holds files"):
-        claim(str(taken), "hydra.run.dir", explicit=True, resumable=True, overrides=[])
+        claim(str(taken), "hydra.run.dir", explicit=True, overrides=[])
     assert (taken / "run.h5").read_bytes() == b"another run" and not (taken / ".pinn.lock").exists()
 
 

@@ -5,8 +5,8 @@ Runs are grouped by their signature, the resolved config less seed, device and r
 varies (model, optimizer, weighting, ...), each group whose option differs from the default
 (``train.yaml``: ``weighting=none``, ``optimizer=adam``, ...) is compared with the group whose
 resolved config is the same in everything but that group, where it uses the default: the ratios of their mean total-
-diffusion onsets and mean final errors (default over other: > 1 means the other option reaches
-total diffusion sooner, or ends with a smaller error). Different PDEs are different problems, not
+diffusion onsets and mean final errors, option over default (< 1: the option reaches total
+diffusion sooner, or ends with a smaller error; :func:`ratio_text` says it in words). Different PDEs are different problems, not
 treatments, and are never put in a ratio.
 """
 from __future__ import annotations
@@ -116,6 +116,19 @@ def ratios(groups: list[dict]) -> list[dict]:
                      "label": g["label"], "baseline_label": ref["label"]}
             for k in ("total_diffusion_mean", "final_rel_l2_mean"):
                 if g[k] and ref[k]:
-                    entry[f"{k.removesuffix('_mean')}_ratio"] = ref[k] / g[k]
+                    entry[f"{k.removesuffix('_mean')}_ratio"] = g[k] / ref[k]
             out.append(entry)
     return out
+
+
+def ratio_text(r: dict) -> str:
+    """One ratio entry in words: which way round, and what it means."""
+    head = f"{r['factor']}={r['option']} against {r['factor']}={r['baseline']} ({r['label']}):"
+    parts = []
+    if "final_rel_l2_ratio" in r:
+        x = r["final_rel_l2_ratio"]
+        parts.append(f"final rel-L2 {x:.2g}x the baseline's ({'more' if x < 1 else 'less'} accurate)")
+    if "total_diffusion_ratio" in r:
+        x = r["total_diffusion_ratio"]
+        parts.append(f"total diffusion at {x:.2g}x the baseline's step ({'sooner' if x < 1 else 'later'})")
+    return f"{head} {'; '.join(parts) or 'nothing to compare (an onset or error missing)'}"

@@ -84,9 +84,10 @@ def label(choices: dict, overrides: list[str]) -> str:
     parts = [choices[k] for k in GROUPS[:-1] if k in choices and base.get(k) != choices[k]]
     if choices.get("experiment"):
         parts.insert(0, choices["experiment"])
+    parts += [v for k, v in choices.items() if k.startswith("arm/")]      # a study's arm
     for o in overrides:
         key = o.split("=", 1)[0].lstrip("+~")
-        if key in SELECTABLE or key.startswith(NOT_IDENTITY):
+        if key.split("/")[0] in SELECTABLE or key.startswith(NOT_IDENTITY):
             continue
         parts.append(f"{key.rsplit('.', 1)[-1]}={o.split('=', 1)[1]}" if "=" in o else o)
     return " ".join(parts) or "default"

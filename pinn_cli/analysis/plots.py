@@ -261,3 +261,51 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _band(curves: list[tuple[np.ndarray, np.ndarray]]):
+    """Curves (steps, values > 0) of several runs on the first run's steps (log-interpolated):
+    -> (steps, median, low, high), or None."""
+    curves = [(x, y) for x, y in curves if len(x) and np.all(np.isfinite(y)) and np.all(y > 0)]
+    if not curves:
+        return None
+    grid = curves[0][0]
+    logs = np.array([np.interp(grid, x, np.log10(y), left=np.nan, right=np.nan) for x, y in curves])
+    with np.errstate(all="ignore"):
+        return grid, 10 ** np.nanmedian(logs, 0), 10 ** np.nanmin(logs, 0), 10 ** np.nanmax(logs, 0)
+
+
+def group_figures(rows: list[dict], by: list[str], out: Path, params=None) -> list[Path]:
+    """The grouped report's figures: per group, the median over its runs of the smoothed SNR and
+    of the rel-L2 against the step, with a band from the lowest to the highest run."""
+    paths = []
+    for name, ylabel, curves_of in (
+            ("report_snr.png", "gradient SNR (smoothed)",
+             lambda run: (lambda s: (s[0], s[2]) if s else (np.array([]), np.array([])))(
+                 smoothed_snr(run, params))),
+            ("report_error.png", "rel-L2",
+             lambda run: (run.series["metrics"]["step"], run.series["metrics"]["rel_l2"])
+             if run.has("metrics") else (np.array([]), np.array([])))):
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        drawn = False
+        for r in rows:
+            band = _band([curves_of(run) for run, _ in r["_runs"]])
+            if band is None:
+                continue
+            x, mid, lo, hi = band
+            label = " ".join(f"{r[k]}" for k in by) or "all runs"
+            line, = ax.loglog(x + 1, mid, lw=1.2, label=f"{label} (n={r['runs']})")
+            ax.fill_between(x + 1, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+            drawn = True
+        if not drawn:
+            plt.close(fig)
+            continue
+        if "snr" in name:
+            ax.axhline(1.0, color="k", lw=0.6, ls=":")
+        ax.set_xlabel("step + 1")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"median over each group's runs (band: lowest to highest), by {', '.join(by) or '-'}",
+                     fontsize=9)
+        ax.legend(fontsize=7)
+        paths.append(_save(fig, out / name))
+    return paths

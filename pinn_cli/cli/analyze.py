@@ -22,12 +22,16 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from pinn_cli.analysis import report
 from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, group_table,
-                                       phase_series_rows, ratios)
+                                       phase_series_rows, ratio_text, ratios)
+from pinn_cli.analysis.report import group_rows, varying_keys
 from pinn_cli.analysis.liveness import STALE
 from pinn_cli.analysis.outputs import OutputRefused, claim
 from pinn_cli.cli.watch import find_runs, watch
@@ -116,10 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stale", type=float, default=STALE, metavar="SECONDS",
                     help="--watch: a run whose process cannot be asked is taken as stopped after "
                     "this long without a change (600)")
+    ap.add_argument("--by", type=lambda t: [k for k in t.split(",") if k], metavar="KEYS",
+                    help="group the report by these config keys (model,optimizer,weighting, "
+                    "arm/<study>, optimizer.lr, ...); default: every key that differs")
+    ap.add_argument("--metric", action="append", default=[], metavar="PATH",
+                    help="also report this summary.json number (dotted path, e.g. "
+                    "phases.total_diffusion.homogeneity); repeatable")
+    ap.add_argument("--status", action="store_true",
+                    help="list each job of a sweep (done / running / stopped / failed / not "
+                    "started) and exit")
     ap.add_argument("--tensorboard", type=Path, metavar="DIR",
                     help="also export each run to TensorBoard event files under DIR/<run>")
     args = ap.parse_args(argv)
     params = _params(args)
+    if args.status:
+        from pinn_cli.cli.status import status
+        return status(args.paths)
     if os.getcwd() not in sys.path:         # a user's own probe (its figure) imports from here
         sys.path.insert(0, os.getcwd())
     if args.watch is not None:
@@ -173,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(done) > 1:
         out = args.out or _default_out(args)
         try:
-            _compare(done, out, params, not args.no_figures, console)
+            _compare(done, out, params, not args.no_figures, console, args.by, args.metric)
         except OutputRefused as e:
             return _error(str(e), 2)
         except OSError as e:
@@ -200,7 +216,7 @@ def _default_out(args) -> Path:
     return Path(os.path.commonpath(folders)) / "analysis"
 
 
-def _compare(done, out: Path, params, figures: bool, console) -> None:
+def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> None:
     claim(out, COMPARISON_OUTPUTS)
     summaries = [s for _, s in done]
     rows = comparison_rows(summaries)
@@ -216,23 +232,33 @@ def _compare(done, out: Path, params, figures: bool, console) -> None:
     rel = ratios(groups)
     (out / "comparison.json").write_text(json.dumps({"runs": rows, "groups": groups, "ratios": rel},
                                                     indent=2, default=str))
-    t = Table(title="by configuration (mean +- std over seeds)", title_justify="left")
-    for col in ("config", "runs", "reached", "total diffusion", "final rel-L2"):
-        t.add_column(col, no_wrap=col != "config")
-    pm = lambda m, s: "-" if m is None else f"{_num(m)} +- {s:.1g}"
-    for g in groups:
-        t.add_row(g["label"], str(g["runs"]), str(g["reached"]),
-                  pm(g["total_diffusion_mean"], g["total_diffusion_std"]),
-                  pm(g["final_rel_l2_mean"], g["final_rel_l2_std"]))
-    console.print(t)
+    if by is None:
+        by = varying_keys([(s, yaml.safe_load(r.attrs.get("config", "")) or {}) for r, s in done])
+    grouped = group_rows(done, by, metrics)
+    report.write(grouped, by, metrics, out)
+    console.print(_report_table(grouped, by, metrics))
     for r in rel:
-        console.print(f"{r['factor']}={r['option']} vs {r['baseline']} ({r['label']}): onset ratio "
-                      f"{_num(r.get('total_diffusion_ratio'))}, error ratio {_num(r.get('final_rel_l2_ratio'))}",
-                      highlight=False)
+        console.print(ratio_text(r), highlight=False)
     if figures:
-        from pinn_cli.analysis.plots import overlay_figure
+        from pinn_cli.analysis.plots import group_figures, overlay_figure
         overlay_figure(done, out, params)
-    console.print(f"comparison written to {out}", highlight=False)
+        group_figures(grouped, by, out, params)
+    console.print(f"comparison and report (report.md, report.csv) written to {out}", highlight=False)
+
+
+def _report_table(rows, by, metrics) -> Table:
+    t = Table(title=f"by {', '.join(by) or '-'}: mean ± std over each group's runs; onsets over "
+              "the runs that reach them (reached/runs)", title_justify="left",
+              box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    for col in [*by, "runs", "final err", "best err", "F->D", "->TD", "ms/step", *metrics]:
+        t.add_column(col, overflow="fold")
+    pm = lambda r, k, f=".2g": "-" if r[f"{k}_mean"] is None else f"{r[f'{k}_mean']:{f}}±{r[f'{k}_std']:.1g}"
+    for r in rows:
+        t.add_row(*[str(r[k]) for k in by], str(r["runs"]), pm(r, "final_rel_l2"),
+                  pm(r, "best_rel_l2"),
+                  *[f"{pm(r, o, '.0f')} {r[f'{o}_reached']}" for o in ("fitting_to_diffusion", "total_diffusion")],
+                  pm(r, "ms_per_step", ".1f"), *[pm(r, m) for m in metrics])
+    return t
 
 
 def cli() -> None:

@@ -77,10 +77,24 @@ def check_slurm() -> None:
 
 
 def _values(override) -> list:
-    """The typed values of one override (one, or each of a sweep's)."""
+    """The typed values of one override to check: its value, each of a discrete sweep's, or
+    both ends of a search interval (``interval(a, b)``, for hydra/sweeper=search)."""
     if not override.is_sweep_override():
         return [override.value()]
+    if override.is_interval_sweep():
+        sweep = override.value()
+        return [sweep.start, sweep.end]
     return list(override.sweep_iterator())
+
+
+def _strings(override) -> list[str] | None:
+    """The override text of each job of a discrete sweep (as Hydra's basic sweeper writes it);
+    None for a search interval, which has no fixed jobs."""
+    if not override.is_sweep_override():
+        return [f"{override.get_key_element()}={override.get_value_element_as_str()}"]
+    if override.is_interval_sweep():
+        return None
+    return [f"{override.get_key_element()}={v}" for v in override.sweep_string_iterator()]
 
 
 def _structural(override) -> bool:
@@ -92,7 +106,9 @@ def _structural(override) -> bool:
 @dataclass
 class Output:
     """Where the command writes: ``key`` (hydra.run.dir or hydra.sweep.dir) = ``folder``, as
-    composed; ``explicit`` when the command line sets it."""
+    composed; ``explicit`` when the command line sets it. For a sweep, ``overrides`` are its
+    overrides with the sweeper's params (``hydra.sweeper.params``, e.g. from a study) merged in,
+    and ``jobs`` every job's overrides (None for a search, whose jobs are not known ahead)."""
 
     key: str
     folder: str
@@ -100,31 +116,37 @@ class Output:
     multirun: bool
     overrides: list[str]
     writes: bool = True            # False for --cfg: Hydra prints the config and runs nothing
+    jobs: list[list[str]] | None = None
+    sweeper: dict | None = None    # the composed hydra.sweeper (a search's storage and trials)
 
 
 def check_argv(argv: list[str]) -> Output | None:
     """Raise PinnError with one line for the first mistake on the command line; -> where the
     command will write (None for --help and the like).
 
-    Every combination of a sweep is checked, however many: the config is composed once per
-    combination of group choices, and each combination of values is applied to it and checked
-    (validation and a build on the meta device, which allocates nothing).
+    Every combination of a sweep is checked, however many, including the combinations a study
+    declares in its ``hydra.sweeper.params`` (the command line wins for the same key, as in
+    Hydra's sweepers): the config is composed once per combination of group choices, and each
+    combination of values is applied to it and checked (validation and a build on the meta
+    device, which allocates nothing).
     """
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
         return None
     if args.config_dir and not Path(args.config_dir).is_dir():
         raise PinnError(f"--config-dir={args.config_dir!r} is not allowed: expected an existing folder")
-    try:
-        parsed = OverridesParser.create().parse_overrides(args.overrides)
-    except HydraException as e:
-        raise PinnError(f"cannot parse the command line: {str(e).splitlines()[0]}")
+    search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
+    overrides = list(args.overrides)
+    parsed = _parse(overrides)
+    if args.multirun:
+        overrides = with_sweeper_params(parsed, overrides, search)
+        parsed = _parse(overrides)
     structural, values = [], []
     for o in parsed:
         key = o.key_or_group
         if key == "hydra/launcher" and any("slurm" in str(v) for v in _values(o)) and args.multirun:
             check_slurm()
-        if key.lstrip("+") in SELECTABLE:
+        if key.lstrip("+").split("/")[0] in SELECTABLE:
             allowed = options(key.lstrip("+"), args.config_dir)
             for v in _values(o):
                 if v not in allowed:
@@ -133,7 +155,6 @@ def check_argv(argv: list[str]) -> Output | None:
             structural.append([f"{o.get_key_element()}={_text(v)}" for v in _values(o)])
         else:
             values.append([(o, v) for v in _values(o)])
-    search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
     key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
     output = None
     for combo in itertools.product(*structural):
@@ -141,14 +162,56 @@ def check_argv(argv: list[str]) -> Output | None:
                                                  for o, v in (vs[0] for vs in values)])
         _check_launcher(base)
         if output is None:
-            output = Output(key, str(OmegaConf.select(base, key)),
-                            any(o.key_or_group == key for o in parsed), args.multirun,
-                            args.overrides, writes=not args.cfg)
+            output = Output(key, str(OmegaConf.select(base, key)), _fixed(base, key), args.multirun,
+                            overrides, writes=not args.cfg, jobs=_jobs(parsed, base),
+                            sweeper=OmegaConf.to_container(base.hydra.sweeper, resolve=True)
+                            if args.multirun else None)
         with open_dict(base):
             del base["hydra"]
         for assignment in itertools.product(*values):
             _check_values(base, assignment)
     return output
+
+
+def _fixed(base, key: str) -> bool:
+    """Whether the output folder is one the user (or a study) chose, rather than a time-stamped
+    default (``${now:...}``, which may take a suffix when taken)."""
+    node = base.hydra.sweep if key == "hydra.sweep.dir" else base.hydra.run
+    return "${now:" not in str(node._get_node("dir")._value())
+
+
+def _parse(overrides: list[str]):
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException as e:
+        raise PinnError(f"cannot parse the command line: {str(e).splitlines()[0]}")
+
+
+def with_sweeper_params(parsed, overrides: list[str], search: list[str]) -> list[str]:
+    """The sweep's overrides as Hydra's basic sweeper takes them: the params a composed config
+    declares in ``hydra.sweeper.params`` (a study's grid, a search's space) first, in their
+    order, a command-line override of the same key taking that key's place; then the rest of
+    the command line. (The order matters: a study's arm applied after its experiment.)"""
+    first = [f"{o.get_key_element()}={_text(_values(o)[0])}" for o in parsed if not o.is_delete()]
+    params = OmegaConf.select(_compose(first + search), "hydra.sweeper.params") or {}
+    given = {o.get_key_element(): text for o, text in zip(parsed, overrides)}
+    merged = [given.pop(k, f"{k}={v}") for k, v in params.items()]
+    return merged + [text for o, text in zip(parsed, overrides) if o.get_key_element() in given]
+
+
+def _jobs(parsed, base) -> list[list[str]] | None:
+    """Every job's overrides, in the basic sweeper's order (None for another sweeper)."""
+    if "BasicSweeper" not in str(OmegaConf.select(base, "hydra.sweeper._target_")):
+        return None
+    per_key: dict[str, list[str]] = {}
+    for o in parsed:
+        if o.key_or_group.startswith("hydra"):
+            continue                                  # not a job's own (Hydra keeps them apart)
+        strings = _strings(o)
+        if strings is None:
+            return None
+        per_key[o.get_key_element()] = strings         # a later override of a key wins
+    return [list(job) for job in itertools.product(*per_key.values())]
 
 
 # Launcher values Hydra's own schema lets through but the launcher would fail on, mid-sweep.

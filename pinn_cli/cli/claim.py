@@ -11,6 +11,8 @@ What a folder may hold for a new command to use it:
 
 - nothing (or it does not exist yet);
 - the same single run again with its checkpoint: the run resumes in place;
+- the same sweep again (``.pinn-sweep.json`` holds the same overrides): the sweep continues
+  (:mod:`pinn_cli.cli.sweep`);
 - only what a command that failed before training left (``.hydra/``, ``*.log``, ``error.txt``,
   no ``run.h5``, no checkpoint): nothing of value, so the corrected command may reuse it.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from pinn_cli.cli.sweep import same_sweep
 from pinn_cli.cli.sweep_summary import ERROR_FILE
 from pinn_cli.errors import PinnError
 
@@ -51,7 +54,7 @@ def held(folder) -> bool:
         os.close(fd)
 
 
-def claim(folder: str, key: str, *, explicit: bool, resumable: bool, overrides: list[str]) -> str:
+def claim(folder: str, key: str, *, explicit: bool, overrides: list[str], sweep: bool = False) -> str:
     """Lock ``folder`` for this process and check that it may be used; -> the folder used (a
     suffixed one when ``folder`` is a taken default). Raises PinnError (one line) otherwise."""
     if not folder.strip():
@@ -59,19 +62,21 @@ def claim(folder: str, key: str, *, explicit: bool, resumable: bool, overrides: 
     for n in range(1000):
         path = Path(folder if n == 0 else f"{folder}_{n}")
         # looked at first without the lock, so that a refusal creates nothing; again under it
-        why = _occupied(path, resumable, overrides)
+        why = _occupied(path, sweep, overrides)
         if why is None:
             fd = _lock(path, key)
             why = "another pinn-train is writing to it right now" if fd is None else \
-                _occupied(path, resumable, overrides)
+                _occupied(path, sweep, overrides)
             if why is None:
                 _held.append(fd)
                 return str(path)
             if fd is not None:
                 os.close(fd)
         if explicit:
-            raise PinnError(f"{key}={str(path)!r} is not allowed: {why}; choose a new folder, or "
-                            "resume=<that run> to continue it into a new one (nothing was changed)")
+            fix = ("the same command continues the same sweep" if sweep else
+                   "resume=<that run> continues it into a new one")
+            raise PinnError(f"{key}={str(path)!r} is not allowed: {why}; choose a new folder "
+                            f"({fix}; nothing was changed)")
     raise PinnError(f"{key}={folder!r}: no free folder among {folder}_1 .. _999")
 
 
@@ -94,16 +99,20 @@ def _lock(path: Path, key: str) -> int | None:
     return fd
 
 
-def _occupied(path: Path, resumable: bool, overrides: list[str]) -> str | None:
-    """Why ``path`` holds another run, or None if this command may use it."""
+def _occupied(path: Path, sweep: bool, overrides: list[str]) -> str | None:
+    """Why ``path`` holds another run (or sweep), or None if this command may use it."""
     if not path.is_dir():
         return None if not path.exists() else "it is a file, not a folder"
     names = {p.name for p in path.iterdir()}
     if names <= LEFT_BEFORE_TRAINING or all(n in LEFT_BEFORE_TRAINING or n.endswith(".log")
                                             for n in names):
         return None                        # empty, or left by a command stopped before training
+    if sweep:
+        if same_sweep(path, overrides):
+            return None                    # the same sweep again: it continues
+        return "it already holds files (another sweep, or a sweep with other overrides)"
     saved = path / ".hydra" / "overrides.yaml"
-    if (resumable and (path / "checkpoints" / "last.pt").exists() and saved.is_file()
+    if ((path / "checkpoints" / "last.pt").exists() and saved.is_file()
             and _plain(yaml.safe_load(saved.read_text()) or []) == _plain(overrides)):
         return None                        # the same run again: it resumes in place
     return "it already holds files (another run)"

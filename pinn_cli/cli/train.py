@@ -16,6 +16,7 @@ import os
 import sys
 
 log = logging.getLogger("pinn_cli")
+_LAUNCHER = [os.getpid()]            # the launching process (the basic launcher runs jobs in it)
 
 
 def _threads_per_job(cfg) -> None:
@@ -51,9 +52,17 @@ def task(cfg) -> float:
     from pinn_cli.errors import PinnError
     from pinn_cli.training.trainer import EXIT_CODES, run
 
+    from pinn_cli.cli.sweep import prepare_job, score
+
     hc = HydraConfig.get()
     run_dir, sweep = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
     _threads_per_job(cfg)
+    if sweep:
+        ended = prepare_job(run_dir)
+        if ended is not None:
+            log.info("%s already ended (%s after %s steps): kept", run_dir, ended.get("status"),
+                     ended.get("steps"))
+            return score(os.path.join(run_dir, "run.h5"), cfg.score, cfg.score_target)
     try:
         summary = run(cfg, run_dir, identity())
     except PinnError as e:
@@ -74,9 +83,10 @@ def task(cfg) -> float:
                 if "best_rel_l2" in summary else "")
         log.info("done: rel_l2 %.3e after %d steps%s; results in %s", summary["final_rel_l2"],
                  summary["steps"], best, run_dir)
-        return summary["final_rel_l2"]
+        return score(os.path.join(run_dir, "run.h5"), cfg.score, cfg.score_target)
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
-    if not sweep or summary["status"] == "interrupted":   # Ctrl-C ends a sweep too
+    stopped = summary["status"] in ("interrupted", "preempted") and os.getpid() == _LAUNCHER[0]
+    if not sweep or stopped:               # a signal to this process ends its sweep too
         raise SystemExit(EXIT_CODES.get(summary["status"], 1))
     return float("nan")
 
@@ -122,7 +132,9 @@ def plugin_path(argv: list[str]) -> None:
 def _main(argv: list[str]) -> int:
     import hydra
 
+    _LAUNCHER[0] = os.getpid()
     from pinn_cli.cli.claim import claim
+    from pinn_cli.cli.sweep import write_state
     from pinn_cli.cli.sweep_summary import report
     from pinn_cli.cli.argv import check_argv, with_resume
     from pinn_cli.errors import PinnError
@@ -132,9 +144,23 @@ def _main(argv: list[str]) -> int:
         argv = with_resume(argv)
         out = check_argv(argv)
         if out is not None and out.writes:
-            folder = claim(out.folder, out.key, explicit=out.explicit,
-                           resumable=not out.multirun, overrides=out.overrides)
+            folder = claim(out.folder, out.key, explicit=out.explicit, overrides=out.overrides,
+                           sweep=out.multirun)
+            if out.multirun:
+                write_state(folder, out.overrides, out.jobs)
             argv = [*argv, f"{out.key}={folder}"]
+            if out.multirun and "optuna" in str((out.sweeper or {}).get("_target_", "")):
+                from pinn_cli.cli.search import remaining
+                n = remaining(out.sweeper.get("storage"), out.sweeper["study_name"],
+                              out.sweeper["n_trials"])
+                if n == 0:
+                    print(f"pinn-train: the search in {folder} has all its "
+                          f"{out.sweeper['n_trials']} trials (nothing to run)", file=sys.stderr)
+                    return 0
+                argv.append(f"hydra.sweeper.n_trials={n}")
+                seed = (out.sweeper.get("sampler") or {}).get("seed")
+                if n < out.sweeper["n_trials"] and seed is not None:   # resumed: new draws
+                    argv.append(f"hydra.sweeper.sampler.seed={seed + out.sweeper['n_trials'] - n}")
     except PinnError as e:
         print(f"pinn-train: error: {e}", file=sys.stderr)
         return 2

@@ -35,6 +35,8 @@ PRIMARY = {
     "divergence_factor": Annotated[float, Range(1, None, lo_open=True)],
     "resume": str | None,
     "reference_cache": str | None,
+    "score": Literal["final_rel_l2", "best_rel_l2", "steps_to_target", "time_to_target"],
+    "score_target": Annotated[float, Range(0, None, lo_open=True)],
 }
 OTHER = ("device", "chunk_size")            # checked below: values that need more than a type
 

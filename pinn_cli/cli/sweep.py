@@ -1,0 +1,135 @@
+"""A sweep folder that remembers its sweep, so that the same command continues it.
+
+When ``pinn-train -m`` claims a sweep folder it writes ``.pinn-sweep.json``: the sweep's identity
+(its overrides, a study's ``hydra.sweeper.params`` merged in, less where and how it computes:
+``hydra.*``, threads, the reference cache) and, for a grid, every job's overrides. Run again with
+the same overrides (a study's default folder is fixed, ``outputs/studies/<name>``; any other sweep
+names its folder with ``hydra.sweep.dir``), the folder is the same sweep's and is continued: each
+job looks at its own folder first (:func:`pinn_cli.cli.train.task`):
+
+- ``done`` or ``diverged``: not trained again (its result is read back);
+- a checkpoint (``interrupted``, ``preempted``, killed, ``failed`` mid-run): resumed in place,
+  bit for bit as a single run's resume;
+- a run file but no checkpoint (stopped before its first one): moved to ``run.h5.stopped`` and
+  trained from the start;
+- nothing: trained.
+
+A folder holding another sweep (other overrides) is refused in one line. ``pinn-analyze --status``
+lists each job as done / running / stopped / failed / not started (:func:`job_states`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+STATE = ".pinn-sweep.json"
+NOT_IDENTITY = ("hydra", "threads=", "reference_cache=", "+threads=")
+
+
+def identity(overrides: list[str]) -> list[str]:
+    """What makes two sweeps the same sweep: their overrides, less where and how they compute."""
+    return sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_IDENTITY))
+
+
+def write_state(folder, overrides: list[str], jobs: list[list[str]] | None) -> None:
+    Path(folder, STATE).write_text(json.dumps({"identity": identity(overrides), "jobs": jobs},
+                                              indent=1))
+
+
+def read_state(folder) -> dict | None:
+    try:
+        return json.loads(Path(folder, STATE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def same_sweep(folder, overrides: list[str]) -> bool:
+    state = read_state(folder)
+    return state is not None and state.get("identity") == identity(overrides)
+
+
+def job_overrides(job_dir: Path) -> list[str] | None:
+    try:
+        return list(yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or [])
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def job_states(folder) -> list[dict]:
+    """Each job of the sweep at ``folder``: its overrides, folder (None: not started) and state
+    (done, diverged, running, stopped, failed, bad input, not started)."""
+    from pinn_cli.analysis.liveness import still_running
+    from pinn_cli.cli.sweep_summary import summarize
+
+    folder = Path(folder)
+    rows = {r["job"]: r for r in summarize(folder)}
+    found = {}
+    for job in rows:
+        ov = job_overrides(folder / job)
+        if ov is not None:
+            found[frozenset(o for o in ov if not o.startswith("hydra"))] = job
+    state = read_state(folder) or {}
+    expected = state.get("jobs") or [sorted(k) for k in found]
+    out = []
+    for ov in expected:
+        job = found.get(frozenset(o for o in ov if not o.startswith("hydra")))
+        if job is None:
+            out.append({"overrides": ov, "job": None, "state": "not started"})
+            continue
+        status = rows[job]["status"]
+        if status == "running":
+            try:
+                from pinn_cli.runfile import read_attrs
+                alive = still_running(folder / job / "run.h5", read_attrs(folder / job / "run.h5"))
+            except Exception:                    # noqa: BLE001 - unreadable: not running
+                alive = False
+            status = "running" if alive else "stopped"
+        elif status in ("interrupted", "preempted", "no run file"):
+            status = "stopped"
+        out.append({"overrides": ov, "job": job, "state": status,
+                    "steps": rows[job].get("steps"), "final_rel_l2": rows[job].get("final_rel_l2")})
+    return out
+
+
+def prepare_job(run_dir) -> dict | None:
+    """Before a job of a continued sweep trains: its run file's outcome if it already ended
+    (``done`` or ``diverged``: not trained again), else None after making the folder ready (a
+    run file without a checkpoint moved aside; the last failure's ``error.txt`` removed)."""
+    from pinn_cli.cli.sweep_summary import ERROR_FILE
+    from pinn_cli.runfile import RunFileError, read_attrs
+
+    run_dir = Path(run_dir)
+    path = run_dir / "run.h5"
+    try:
+        attrs = read_attrs(path)
+    except RunFileError:
+        attrs = None
+    if attrs is not None and attrs.get("status") in ("done", "diverged"):
+        return attrs
+    if path.exists() and not (run_dir / "checkpoints" / "last.pt").exists():
+        path.replace(run_dir / "run.h5.stopped")       # stopped before its first checkpoint
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)
+    return None
+
+
+SCORES = ("final_rel_l2", "best_rel_l2", "steps_to_target", "time_to_target")
+
+
+def score(run_file, name: str, target: float) -> float:
+    """What a sweeper is told of a finished job: its final or best rel-L2, or the step / the
+    wall time (s) of its first recorded rel-L2 <= ``target`` (inf if never); NaN when the run
+    did not end as done."""
+    from pinn_cli.runfile import read_run
+
+    run = read_run(run_file)
+    if run.attrs.get("status") != "done":
+        return float("nan")
+    if name in ("final_rel_l2", "best_rel_l2"):
+        return float(run.attrs.get(name, float("nan")))
+    m = run.series["metrics"]
+    hit = (m["rel_l2"] <= target).nonzero()[0]
+    if not len(hit):
+        return float("inf")
+    return float(m["step"][hit[0]] if name == "steps_to_target" else m["wall_time"][hit[0]])
