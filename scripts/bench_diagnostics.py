@@ -18,7 +18,6 @@ import argparse
 import torch
 
 from benchlib import alternating, median_time, trainer
-from pinn_cli.diagnostics.base import StepState
 from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.diagnostics.snr import snr_stats
 
@@ -70,8 +69,9 @@ def main() -> None:
     print(f"{'probe':<14}{'cost/record':>14}{'records':>10}{'share of run':>14}")
     for p in tr.recorder.probes:
         def once(p=p):
-            before = {p.group: p.before(tr.ctx, 0)}
-            p.record(tr.ctx, StepState(0, out.loss, out.terms, out.residuals, 1e-3, 0.0, before, fast))
+            before = {p.group: p.before(tr.view, 0)}
+            out.batch_moments = fast
+            p.record(tr.view, tr.step_state(0, out, 1e-3, 0.0, before))
         cost = median_time(once, args.repeats, dev)
         n = p.cadence.count(0, args.iterations)
         total += cost * n

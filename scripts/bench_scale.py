@@ -23,7 +23,7 @@ of the three sweeps goes to ``--out``.
 reads every residual before the loss (RBA's max |r|) and more than one chunk, a step first forms
 all residuals without a graph, then the chunks with a graph and their backward. One step of the
 paper network at ``--n`` points with ``weighting=rba`` against ``weighting=none``, and that
-residual pass alone (``LossEngine._interior_detached``), alternated in one process, median of
+residual pass alone (``LossEngine.interior_residuals``), alternated in one process, median of
 ``--steps`` rounds.
 
 ``--capture`` times the steps that record the SNR instead (``diagnostics=basic``: batches of
@@ -130,12 +130,12 @@ def rba_cost(n: int, rounds: int, device: str) -> None:
 
     def residual_pass():
         with torch.enable_grad():
-            rba.objective._interior_detached(rba.objective.chunks())
+            rba.loss.interior_residuals()
 
     t = alternating({"weighting=none": step("plain", plain), "weighting=rba": step("rba", rba),
                      "residual pass alone": residual_pass}, rounds, device)
-    chunks = len(rba.objective.chunks())
-    print(f"paper network, {n:,} points in {chunks} chunks of {rba.objective.chunk}, median of "
+    chunks = len(rba.loss.chunks())
+    print(f"paper network, {n:,} points in {chunks} chunks of {rba.loss.chunk}, median of "
           f"{rounds} alternated rounds")
     print("| | time | vs weighting=none |\n|---|---|---|")
     for k, v in t.items():

@@ -62,7 +62,7 @@ import yaml
 
 from pinn_cli.analysis.identity import run_identity
 from pinn_cli.phases.online import OnlinePhases
-from pinn_cli.phases.offline import PhaseParams, _first, is_step, refine, running_median
+from pinn_cli.phases.offline import PhaseParams, first_crossing, is_step, refine, running_median
 from pinn_cli.analysis.summary import analyze_run
 from pinn_cli.cli.analyze import find_runs
 from pinn_cli.diagnostics.probes import ACTIONS, PHASES
@@ -112,7 +112,7 @@ def predicted_confirmations(s: np.ndarray, v: np.ndarray, p: PhaseParams) -> dic
     for kind, up in (("fitting_end", False), ("total_diffusion", True)):
         if kind == "fitting_end" and not started:
             continue
-        i = _first(s, sm, start, up, p, p.fit_by if not up else np.inf)
+        i = first_crossing(s, sm, start, up, p, p.fit_by if not up else np.inf)
         if i is None:
             break
         k = refine(y, i, K, up)

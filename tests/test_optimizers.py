@@ -87,8 +87,8 @@ def test_schedule_state_dict_resumes_it(name):
 
 def test_default_adam_is_a_hand_built_adam_with_step_lr(make_cfg, tmp_path):
     """optimizer=adam (staircase) gives the losses of torch's Adam + StepLR, bit for bit."""
-    cfg = make_cfg("optimizer=adam", "optimizer.lr=1e-2", "optimizer.decay_every=7",
-                   "optimizer.decay_rate=0.5")
+    cfg = make_cfg("optimizer=adam", "optimizer.schedule=staircase", "optimizer.lr=1e-2",
+                   "optimizer.decay_every=7", "optimizer.decay_rate=0.5")
     losses = []
     for hand in (False, True):
         t = Trainer(cfg, tmp_path / str(hand))
@@ -101,7 +101,8 @@ def test_default_adam_is_a_hand_built_adam_with_step_lr(make_cfg, tmp_path):
 
 def test_adam_stage_of_adam_lbfgs_is_adam(make_cfg, tmp_path):
     """Before its boundary, adam_lbfgs steps exactly as optimizer=adam (through the closure)."""
-    keys = ["optimizer.lr=1e-2", "optimizer.decay_every=7", "iterations=12", "eval_every=1"]
+    keys = ["optimizer.lr=1e-2", "optimizer.schedule=staircase", "optimizer.decay_every=7",
+            "iterations=12", "eval_every=1"]
     run(make_cfg("optimizer=adam", *keys), tmp_path / "adam")
     run(make_cfg("optimizer=adam_lbfgs", "optimizer.adam_steps=100", *keys), tmp_path / "staged")
     a, b = (read_run(tmp_path / f / "run.h5").series["metrics"] for f in ("adam", "staged"))

@@ -98,7 +98,7 @@ def test_probe_records_the_terms_of_a_step(make_cfg, tmp_path):
     probe = next(p for p in tr.recorder.probes if p.group == "terms")
     obj = tr.loss
     out = obj.backward(0, capture=8)
-    rec = probe.record(tr.view, tr._state(0, out, 0.0, 0.0, {}))
+    rec = probe.record(tr.view, tr.step_state(0, out, 0.0, 0.0, {}))
     weights = tr.model.weight_matrices()
     conds = tr.pde.conditions(tr.field, obj.points)
     parts = {"res": {"res": tr.pde.residual(tr.field, obj.points["res"])},

@@ -53,13 +53,16 @@ def varying_keys(runs: list[tuple]) -> list[str]:
             k = o.split("=", 1)[0].lstrip("+~")
             if k not in keys and not k.startswith(NOT_IDENTITY) and k.split("/")[0] not in SELECTABLE:
                 keys.append(k)
-    out, partitions = [], []
+    out, chosen = [], [()] * len(runs)
     for k in keys:
         values = [str(config_value(s, c, k)) for s, c in runs]
-        part = sorted(sorted(i for i, v in enumerate(values) if v == u) for u in set(values))
-        if len(set(values)) > 1 and part not in partitions:    # a key that groups as another does
-            out.append(k)                                      # (an arm and its weighting): once
-            partitions.append(part)
+        if len(set(values)) < 2:
+            continue
+        implied = {}                             # the keys so far -> this key's value
+        if all(implied.setdefault(c, v) == v for c, v in zip(chosen, values)) and out:
+            continue                             # already told by the keys chosen (an arm's model)
+        out.append(k)
+        chosen = [c + (v,) for c, v in zip(chosen, values)]
     return out
 
 

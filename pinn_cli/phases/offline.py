@@ -148,7 +148,7 @@ def is_step(steps: np.ndarray, y: np.ndarray, k: int, up: bool, p: PhaseParams) 
     return (change if up else -change) >= p.jump
 
 
-def _first(steps, smooth, start, up: bool, p: PhaseParams, last=np.inf) -> int | None:
+def first_crossing(steps, smooth, start, up: bool, p: PhaseParams, last=np.inf) -> int | None:
     """The first record i >= start with s_i <= last in state ``up``, sustained."""
     for i in range(start, int(np.searchsorted(steps, last, side="right"))):
         if (smooth[i] > 0) == up and sustained(steps, smooth, i, p):
@@ -172,7 +172,7 @@ def detect(steps, snr, params: PhaseParams | None = None) -> Phases:
     for kind, up in (("fitting_end", False), ("total_diffusion", True)):
         if kind == "fitting_end" and not started:
             continue
-        i = _first(s, y, start, up, p, p.fit_by if kind == "fitting_end" else np.inf)
+        i = first_crossing(s, y, start, up, p, p.fit_by if kind == "fitting_end" else np.inf)
         if i is None:
             break
         k = refine(raw, i, p.min_records, up)

@@ -136,7 +136,7 @@ class LossEngine:
             self.weighting.update(None, step)
             pending = False
         elif update and len(chunks) > 1:
-            self.weighting.update({"res": self._interior_detached(chunks), **_detach(conds)}, step)
+            self.weighting.update({"res": self.interior_residuals(chunks), **_detach(conds)}, step)
             pending = False
         loss, terms, parts, shares = self._interior_backward(step, chunks, conds, pending, fast, capture)
         fast = fast and self.fast_capture                      # False if the streams fell short
@@ -254,10 +254,11 @@ class LossEngine:
         loss, terms = self.loss(residuals)
         return StepResult(loss.detach(), {k: v.detach() for k, v in terms.items()}, residuals)
 
-    def _interior_detached(self, chunks) -> torch.Tensor:
-        """Every interior residual, chunk by chunk, each chunk's graph freed at once."""
+    def interior_residuals(self, chunks=None) -> torch.Tensor:
+        """Every interior residual, (N,) or (N, q), chunk by chunk (``chunks``: default this
+        engine's), each chunk's graph freed at once."""
         return torch.cat([self.pde.residual(self.field, self.points["res"][rows]).detach()
-                          for rows in chunks])
+                          for rows in chunks or self.chunks()])
 
 
 def _detach(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

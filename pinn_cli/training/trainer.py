@@ -193,7 +193,7 @@ class Trainer:
                 bad |= ~(out.loss <= cfg.divergence_factor * self.loss_ref)
                 done = i + 1
                 if probes:
-                    rec = self._record(probes, self._state(i, out, lr, time.perf_counter() - t0,
+                    rec = self._record(probes, self.step_state(i, out, lr, time.perf_counter() - t0,
                                                            before)).get("metrics", {})
                     last_err = rec.get("rel_l2", last_err)
                     self._act(probes, done)
@@ -225,7 +225,7 @@ class Trainer:
         except (PinnError, OSError) as e:
             return self._fail(e, done)
 
-    def _state(self, step: int, out, lr: float, wall: float, before: dict) -> StepState:
+    def step_state(self, step: int, out, lr: float, wall: float, before: dict) -> StepState:
         """What the step leaves for the probes; term gradients over the weight matrices."""
         grads = None if out.term_grads is None else {
             k: [g[j] for j in self._weights] for k, g in out.term_grads.items()}
@@ -316,7 +316,7 @@ class Trainer:
             self._checkpoint(steps, wall)
             with torch.enable_grad():
                 out = self.loss.evaluate()
-            self._record(final, self._state(steps, out, self.lr(), wall, before))
+            self._record(final, self.step_state(steps, out, self.lr(), wall, before))
             errs = before["metrics"] if "metrics" in before else self.evaluator.rel_l2()
             summary.update(final_loss=out.loss.item(), final_rel_l2=next(iter(errs.values())).item())
         elif status == "diverged":
