@@ -31,7 +31,8 @@ from pinn_cli.errors import ConfigError
 MAX_COUNT = 10**9          # point counts and sizes beyond this cannot be allocated anywhere sensible
 # The config groups whose options make a run's parts, in this order; every place that needs the
 # names reads them here.
-GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics")
+GROUPS = ("pde", "model", "optimizer", "weighting", "objective", "diagnostics", "sampling",
+          "strategy")
 # the groups an option is chosen from on the command line: the parts, presets (experiment),
 # studies and a study's arms (arm/<study>)
 SELECTABLE = GROUPS + ("experiment", "study", "arm")

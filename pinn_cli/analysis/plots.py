@@ -38,10 +38,11 @@ def _shade(ax, summary: dict, last: float) -> None:
 
 
 def stage_boundaries(run) -> list[tuple[int, str]]:
-    """-> [(step, name of the stage that starts there)] where the optimizer's stage changes.
+    """-> [(step, name of the stage that starts there)] where the optimizer's stage changes, or
+    the run's own (``/stages``: a time-marching window, a continuation value).
 
-    Read from a series group with a ``stage`` field: the optimizer probe's (``/optimizer`` or a
-    group whose stage names ``/<group>_stage_names`` the probe wrote). The step is the first record
+    Read from every series group with a ``stage`` field: the optimizer probe's (``/optimizer`` or a
+    group whose stage names ``/<group>_stage_names`` were written), and ``/stages``. The step is the first record
     of the new stage: the first step taken in it when the records are consecutive there (the probe
     records both sides of a fixed boundary such as ``adam_steps``), else the boundary lies after
     the previous record. A change only at the final record (a run that ended exactly where the
@@ -61,8 +62,7 @@ def stage_boundaries(run) -> list[tuple[int, str]]:
                 continue
             k = int(stage[i])
             out.append((int(steps[i]), names[k] if 0 <= k < len(names) else f"stage {k}"))
-        break
-    return out
+    return sorted(out)
 
 
 def _mark_stages(ax, boundaries: list[tuple[int, str]]) -> None:

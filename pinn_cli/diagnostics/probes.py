@@ -201,7 +201,7 @@ class EntropyProbe(Probe):
 
     def before(self, view, step):
         # the points in chunks: memory bounded by the chunk, not by N
-        entropy, saturation = hidden_entropy(view.hidden, view.info.points["res"], self.bins,
+        entropy, saturation = hidden_entropy(view.hidden, view.points()["res"], self.bins,
                                              view.info.chunk)
         return {"per_layer": entropy, "saturation": saturation}
 

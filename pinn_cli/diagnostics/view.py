@@ -12,7 +12,8 @@ RunInfo (fixed for the run; tensors on the run's device):
     observables      the reference's observables, the headline error's first
     reference_points (M, d) where the reference holds values; reference_values {name: (M,)}
     reference_axes   one array per coordinate when the reference is a tensor-product grid, else None
-    points           {term: (N_k, d)} the training points at the start of the run
+    points           {term: (N_k, d)} the training points at the start of the run (they may move:
+                     RunView.points() and StepState.points are the current ones)
     chunk            points per evaluation pass (what bounds a probe's memory)
     n_weights        the number of weight matrices (what every "per layer" field is over)
     device, dtype
@@ -21,6 +22,7 @@ RunView (the live run; every method detaches what it returns):
 
     info                       the RunInfo
     errors()                   {observable: ()} relative L2 errors against the reference
+    points()                   {term: (N_k, d)} the current training points
     observables(x)             {observable: (M,)} computed from the network at x (M, d)
     residual(x)                the PDE residual at x: (M,) or (M, q)
     hidden(x)                  the model's hidden activations at x, [(M, w_l)] ([] allowed)
@@ -65,6 +67,7 @@ class RunView:
     info: RunInfo
     optimizer: OptimizerView
     _errors: Callable[[], dict]
+    _points: Callable[[], dict]
     _observables: Callable[[torch.Tensor], dict]
     _residual: Callable[[torch.Tensor], torch.Tensor]
     _hidden: Callable[[torch.Tensor], list]
@@ -76,6 +79,9 @@ class RunView:
     @torch.no_grad()
     def errors(self) -> dict[str, torch.Tensor]:
         return self._errors()
+
+    def points(self) -> dict[str, torch.Tensor]:
+        return dict(self._points())
 
     def observables(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():

@@ -35,10 +35,13 @@ from pinn_cli.optimizers.base import OptimizerSpec
 from pinn_cli.pdes.base import PDE
 from pinn_cli.problem import CONTEXT, Problem
 from pinn_cli.training.resources import check_memory, check_model_memory
+from pinn_cli.sampling.base import Sampler
+from pinn_cli.strategies.base import Strategy
 from pinn_cli.weighting.base import Weighting
 
 CONTRACTS = {"pde": PDE, "model": Model, "optimizer": OptimizerSpec, "weighting": Weighting,
-             "objective": ObjectiveSpec, "diagnostics": Diagnostics}
+             "objective": ObjectiveSpec, "diagnostics": Diagnostics, "sampling": Sampler,
+             "strategy": Strategy}
 
 
 class PluginError(PinnError):
@@ -58,6 +61,8 @@ class Parts:
     weighting: Weighting
     objective: ObjectiveSpec
     diagnostics: Diagnostics
+    sampling: Sampler
+    strategy: Strategy
 
 
 def with_context(node, context: dict):
@@ -122,7 +127,7 @@ def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
             raise PluginError("model", cfg.model.get("_target_"), e) from e
         raise ConfigError("model", f"{cfg.model.get('width', '?')} wide, {cfg.model.get('depth', '?')} deep",
                           "a model that fits in memory (model.width / model.depth smaller)") from None
-    for group in ("optimizer", "weighting", "objective", "diagnostics"):
+    for group in ("optimizer", "weighting", "objective", "diagnostics", "sampling", "strategy"):
         objs[group] = instantiate(cfg[group], group, context)
     for group in CONTRACTS:
         _contract(group, objs[group], cfg)
@@ -167,6 +172,16 @@ def _check(parts: Parts, cfg: DictConfig, dtype: torch.dtype) -> None:
                                   f"none, decay_lr or stop: {choice.rsplit('.', 1)[-1]} runs in one "
                                   "stage (next_stage needs a staged optimizer, e.g. "
                                   "optimizer=adam_lbfgs)")
+    _checked(lambda: parts.strategy.check(problem, parts.pde), "strategy", cfg)
+    moving = parts.sampling.every > 0 or any(s.window for s in parts.strategy.stages(cfg.iterations))
+    if moving and parts.weighting.trains_per_point:
+        raise ConfigError("weighting", cfg.weighting.get("_target_", "").rsplit(".", 1)[-1],
+                          "a weighting without trainable per-point weights when the points move "
+                          "(sampling or time-marching; SA's weights belong to fixed points)")
+    batches = [p.batches for p in parts.diagnostics.probes if p.needs_capture]
+    if parts.sampling.grows and batches and parts.sampling.add % batches[0]:
+        raise ConfigError("sampling.add", parts.sampling.add, f"a multiple of the SNR's "
+                          f"{batches[0]} batches (the batches stay equal as the points grow)")
     if (cfg.engine == "streams" or cfg.compile) and not parts.model.supports_streams:
         key = "engine" if cfg.engine == "streams" else "compile"
         raise ConfigError(key, cfg[key], "a model with derivative streams (mlp with tanh or sin)")

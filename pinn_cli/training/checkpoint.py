@@ -5,7 +5,8 @@ weighting state (RBA's lambda), every random-number state, the wall-clock offset
 written to ``last.pt.tmp``, synced to disk, and renamed over ``last.pt``: a kill (or a crash of
 the machine) never leaves half of one, and the next save removes the temporary file a kill left.
 A ``last.pt`` that cannot be read (truncated, empty, not a checkpoint) is one clear error. It also
-holds the best error so far and its step (``best``; :mod:`pinn_cli.training.best`).
+holds the best error so far and its step (``best``; :mod:`pinn_cli.training.best`) and the
+current stage and training points (``stages``; :mod:`pinn_cli.training.stages`).
 """
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ _KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "sched
 
 
 def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
-         config_yaml: str, loss_ref, best: dict | None = None) -> Path:
+         config_yaml: str, loss_ref, best: dict | None = None, stages: dict | None = None) -> Path:
     path = Path(run_dir) / CHECKPOINT
     state = {
         "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "weighting": weighting.state_dict(), "best": best,
+        "weighting": weighting.state_dict(), "best": best, "stages": stages,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                 "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},

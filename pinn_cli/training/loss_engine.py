@@ -86,19 +86,24 @@ class LossEngine:
 
     def __init__(self, pde, field, weighting, points: dict[str, torch.Tensor], chunk: int = 0,
                  snr_batches: int = 0, fast_capture: bool = True, rho: Rho = squared):
-        self.pde, self.field, self.weighting, self.points = pde, field, weighting, points
+        self.pde, self.field, self.weighting = pde, field, weighting
         self.rho = rho
         self.term_weights = {k: float(pde.loss_weights.get(k, 1.0)) for k in points}
-        self.n_res = len(points["res"])
-        self.chunk = chunk or self.n_res
-        self.snr_batches = snr_batches
-        if snr_batches:                 # whole SNR batches per chunk, so that taps split by batch
-            per_batch = check_batches(self.n_res, snr_batches)
-            self.chunk = max(1, self.chunk // per_batch) * per_batch
+        self.chunk_size, self.snr_batches = chunk, snr_batches
+        self.set_points(points)
         self.fast_capture = fast_capture and field.streams_ok   # False once streams fall short
         self.model_params = list(field.model.parameters())
         self.params = [*self.model_params, *weighting.parameters()]
         self.term_grads: dict | None = None      # the last step's per-term gradients, if kept
+
+    def set_points(self, points: dict[str, torch.Tensor]) -> None:
+        """The training points {term: (N_k, d)} (at the start, and after a resample or a new
+        time window); the interior's chunks hold whole SNR batches, so that taps split by batch."""
+        self.points, self.n_res = points, len(points["res"])
+        self.chunk = self.chunk_size or self.n_res
+        if self.snr_batches:
+            per_batch = check_batches(self.n_res, self.snr_batches)
+            self.chunk = max(1, self.chunk // per_batch) * per_batch
 
     # ---- pieces ----------------------------------------------------------------------------
     def chunks(self) -> list[slice]:

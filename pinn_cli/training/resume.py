@@ -27,7 +27,9 @@ RUN_FILE = "run.h5"
 # Keys that must equal the checkpoint's for a resumed run to continue the same computation.
 RESUME_KEYS = GROUPS + ("seed", "dtype", "engine", "chunk_size", "compile")
 # what a checkpoint from before a key existed ran with
-LEGACY = {"objective": {"_target_": "pinn_cli.objective.PINN", "loss": "squared", "delta": 1.0}}
+LEGACY = {"objective": {"_target_": "pinn_cli.objective.PINN", "loss": "squared", "delta": 1.0},
+          "sampling": {"_target_": "pinn_cli.sampling.Fixed"},
+          "strategy": {"_target_": "pinn_cli.strategies.Strategy"}}
 
 
 def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, series, static):

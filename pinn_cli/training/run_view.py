@@ -14,6 +14,7 @@ def run_view(*, problem, pde, model, field, loss, weighting, optimizer, evaluato
                    points=dict(loss.points), chunk=loss.chunk,
                    n_weights=len(model.weight_matrices()), device=device, dtype=dtype)
     return RunView(info=info, optimizer=OptimizerView(optimizer), _errors=evaluator.rel_l2,
+                   _points=lambda: loss.points,
                    _observables=lambda x: pde.observables(field, x),
                    _residual=lambda x: pde.residual(field, x), _hidden=model.hidden,
                    _weight_matrices=model.weight_matrices, _point_weights=weighting.weights,

@@ -38,6 +38,7 @@ from pinn_cli.training.evaluate import Evaluator
 from pinn_cli.training.checks import check_outputs
 from pinn_cli.training.loss_engine import LossEngine
 from pinn_cli.training.run_view import run_view
+from pinn_cli.training.stages import GROUP as STAGES, Stager
 from pinn_cli.training.preemption import StopSignals
 from pinn_cli.training.progress import Reporter
 from pinn_cli.training.resume import open_run_file
@@ -113,6 +114,9 @@ class Trainer:
         except Exception as e:                        # noqa: BLE001 - a solver that gives up
             raise PluginError("pde", f"{target} (its reference)", e) from e
         self.evaluator = Evaluator(self.pde, self.field, ref, self._tensor, self.loss.chunk)
+        self.stager = Stager(parts.strategy, parts.sampling, pde=self.pde, problem=self.problem,
+                             field=self.field, loss=self.loss, weighting=self.weighting,
+                             seed=cfg.seed, tensor=self._tensor, iterations=cfg.iterations)
         self.view = run_view(problem=self.problem, pde=self.pde, model=self.model, field=self.field,
                              loss=self.loss, weighting=self.weighting, optimizer=self.optimizer,
                              evaluator=self.evaluator, device=self.device, dtype=self.dtype)
@@ -176,6 +180,9 @@ class Trainer:
                 if stop.signum is not None:
                     status = "interrupted" if stop.interrupted else "preempted"
                     break
+                moved = self.stager.before_step(i)
+                if moved is not None:
+                    self.writer.append(STAGES, i, **moved)
                 probes = self.recorder.due(i)
                 before = {p.group: self._probe(p, p.before, self.view, i) for p in probes}
                 self._offer_best(before, i)
@@ -287,7 +294,8 @@ class Trainer:
         self.best.save(self.run_dir, self.config_yaml)       # first: last.pt then names it
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
                         scheduler=self.schedule, weighting=self.weighting, wall_time=wall,
-                        config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state())
+                        config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state(),
+                        stages=self.stager.state_dict())
 
     def _close(self, status: str, **attrs) -> None:
         """Close the run file as ``status``; when the file refused a write before, it keeps
@@ -348,8 +356,10 @@ class Trainer:
             raise
         except Exception as e:                        # noqa: BLE001 - a probe's own fault
             raise PluginError("diagnostics", "a probe's spec or static", e) from e
+        stage_series, stage_static = self.stager.spec()
         writer, state, old = open_run_file(self.run_dir, self.cfg.get("resume"), self.device,
-                                           self.config_yaml, self._attrs(), series, static)
+                                           self.config_yaml, self._attrs(), {**series, **stage_series},
+                                           {**static, **stage_static})
         self.writer = writer
         if state is None:
             return 0, 0.0
@@ -361,6 +371,7 @@ class Trainer:
         checkpoint.restore(state, model=self.model, optimizer=self.optimizer,
                            scheduler=self.schedule, weighting=self.weighting)
         self.loss_ref = state["loss_ref"]
+        self.stager.load_state_dict(state.get("stages"))
         self.best.restore(state.get("best"), self.cfg.get("resume") or self.run_dir, self.run_dir)
         return state["step"], state["wall_time"]
 

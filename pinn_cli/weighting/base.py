@@ -23,6 +23,13 @@ A scheme that balances the terms by their gradients (grad-norm) says on which st
 them, ``wants_term_grads(step)``; the objective then keeps each term's gradient apart in that
 step's backward (no extra pass) and hands them over, ``term_gradients({k: [dL_k/dp]}, step)``.
 
+When the points change during a run (``sampling``, ``strategy=time_marching``), ``resample(points,
+nearest)`` is called with the new points and, for each, the index of the nearest old point: RBA
+carries each weight to the new point nearest its old one (the weight is a smoothed residual,
+and the residual is continuous); causal weighting recomputes its time slabs; term-level schemes
+keep their state; a scheme with trainable per-point weights (``trains_per_point``, SA) is refused
+with moving points before training (an ascent state per point has no sensible carry-over).
+
 ``weights()`` exposes per-point weights by term (for the residual probe's homogeneity);
 ``stats()`` scalar summaries for the run file, generic names only (``res_mean``, ``res_max``...).
 ``state_dict``/``load_state_dict`` hold everything a bit-identical resume needs.
@@ -38,6 +45,7 @@ class Weighting:
     """The identity scheme (``weighting=none``) and the base class of every other."""
 
     uses_residuals: ClassVar[bool] = False
+    trains_per_point: ClassVar[bool] = False    # trainable weights per point: no resampling
 
     def check(self, problem) -> None:
         """Refuse (ConfigError) settings that do not fit ``problem`` (a
@@ -45,6 +53,11 @@ class Weighting:
 
     def setup(self, points: dict[str, torch.Tensor]) -> None:
         """Allocate per-point state from the training points (fixed for the run)."""
+
+    def resample(self, points: dict[str, torch.Tensor], nearest: dict[str, torch.Tensor]) -> None:
+        """The training points changed (a resample, a new time window): ``points`` the new
+        {term: (N_k, d)}, ``nearest`` {term: (N_k,) the index of each new point's nearest old
+        one}. A scheme with per-point state carries it over; this one has none."""
 
     def update(self, residuals: dict[str, torch.Tensor], step: int) -> None:
         """Advance the scheme's state with this iteration's detached residuals."""

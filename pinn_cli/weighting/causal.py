@@ -62,6 +62,12 @@ class Causal(Weighting):
         self.counts = torch.bincount(self.slab, minlength=self.slabs).to(t.dtype)   # (M,)
         self.w = torch.ones(self.slabs, dtype=t.dtype, device=t.device)
 
+    def resample(self, points, nearest):
+        """New points: new slabs (the weights are recomputed from the residuals every step)."""
+        w = self.w
+        self.setup(points)
+        self.w = w
+
     def slab_losses(self, r: torch.Tensor) -> torch.Tensor:
         """L_j, the mean squared residual of every slab: r (N,) or (N, q) -> (M,)."""
         sq = r.detach().square()

@@ -41,6 +41,7 @@ class Combined(Weighting):
                 raise ConfigError(f"weighting.schemes[{i}]", getattr(s, "get", lambda k: s)("_target_"),
                                   "a mapping with _target_ naming a Weighting other than Combined")
         self.schemes = list(schemes)
+        self.trains_per_point = any(s.trains_per_point for s in self.schemes)
         self.uses_residuals = any(s.uses_residuals for s in self.schemes)
         self.names = []
         for s in self.schemes:
@@ -54,6 +55,10 @@ class Combined(Weighting):
     def setup(self, points):
         for s in self.schemes:
             s.setup(points)
+
+    def resample(self, points, nearest):
+        for s in self.schemes:
+            s.resample(points, nearest)
 
     def update(self, residuals, step):
         for j, s in enumerate(self.schemes):

@@ -50,6 +50,11 @@ class RBA(Weighting):
         self.lam = torch.zeros(len(x), device=x.device, dtype=x.dtype)      # (N,), or (N, q) later
         self.started = False
 
+    def resample(self, points, nearest):
+        """Each new point takes the weight of the old point nearest to it."""
+        if self.term in nearest:
+            self.lam = self.lam[nearest[self.term]]
+
     def normalized(self, r: torch.Tensor) -> torch.Tensor:
         """n(r) in [0, 1], (N,) -> (N,), or (N, q) -> (N, q) with each equation normalised by
         its own maximum; the tiny floor keeps a zero residual from dividing by 0."""

@@ -39,6 +39,8 @@ from pinn_cli.weighting.base import Weighting
 
 
 class SelfAdaptive(Weighting):
+    trains_per_point = True
+
     """Args:
         lr: the learning rate of the weights' Adam (gradient ascent).
         init: lambda_0, every weight's starting value.

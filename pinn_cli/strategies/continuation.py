@@ -1,0 +1,45 @@
+"""``strategy=continuation``: a coefficient of the PDE moved towards its own value in stages.
+
+``values`` are the coefficient ``key`` before the problem's own, in order; stage k trains with
+values[k] for steps[k] steps, the last stage with the problem's own value (``pde.<key>``) for the
+rest of the run: e.g. the cavity through Re 100 and 400 to its own 1000. The reference, and so
+every error, is the problem's own. A warm start on an easier problem, as PirateNet's cavity
+training goes through Re 100, 400, 1000, 1600 to 3200.
+"""
+from __future__ import annotations
+
+from pinn_cli.errors import ConfigError
+from pinn_cli.schema import Count
+from pinn_cli.strategies.base import Stage, Strategy, split
+
+
+class Continuation(Strategy):
+    """Args:
+        key: the PDE's coefficient (its constructor argument and attribute), e.g. ``re``.
+        values: its values before the problem's own, in order.
+        steps: steps of each of those stages (null: the run in len(values) + 1 equal parts).
+    """
+
+    def __init__(self, key: str = "re", values: list[float] | None = None,
+                 steps: list[Count] | None = None):
+        self.key, self.values, self.steps = key, [float(v) for v in values or []], list(steps or [])
+        self.own: float | None = None
+
+    def check(self, problem, pde):
+        value = vars(pde).get(self.key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            own = sorted(k for k, v in vars(pde).items() if isinstance(v, float))
+            raise ConfigError("strategy.key", self.key, f"a coefficient of {type(pde).__name__} "
+                              f"({', '.join(own) or 'it has none'})")
+        if not self.values:
+            raise ConfigError("strategy.values", self.values, "one value or more, before the "
+                              f"problem's own {self.key}={value:g}")
+        if self.steps and len(self.steps) != len(self.values):
+            raise ConfigError("strategy.steps", self.steps, f"{len(self.values)} step counts, one "
+                              "per value (the problem's own value takes the rest)")
+        self.own = float(value)
+
+    def stages(self, iterations):
+        values = [*self.values, self.own]
+        starts = split(iterations, self.steps or None, len(values))
+        return [Stage(s, f"{self.key}={v:g}", coefficient=(self.key, v)) for s, v in zip(starts, values)]
