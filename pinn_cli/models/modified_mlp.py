@@ -30,7 +30,7 @@ GatedDepth = Annotated[int, Range(2, MAX_COUNT)]
 
 
 class ModifiedMLP(Model):
-    """Modified (gated) MLP; differentiated by nested autograd (no streams).
+    """Modified (gated) MLP.
 
     Args:
         in_dim: number of input coordinates d.
@@ -46,8 +46,6 @@ class ModifiedMLP(Model):
         rwf_mu: mean of the RWF scales s.
         rwf_sigma: standard deviation of the RWF scales s.
     """
-
-    supports_streams = False
 
     def __init__(self, in_dim: int, out_dim: int = 1, depth: GatedDepth = 4, width: Count = 64,
                  activation: Activation = "tanh", sigma: Positive = 1.0, features: NonNegInt = 0,

@@ -51,7 +51,7 @@ class PirateBlock(nn.Module):
 
 
 class PirateNet(Model):
-    """PirateNet; differentiated by nested autograd (no streams).
+    """PirateNet.
 
     Args:
         in_dim: number of input coordinates d.
@@ -67,8 +67,6 @@ class PirateNet(Model):
         rwf_mu: mean of the RWF scales s.
         rwf_sigma: standard deviation of the RWF scales s.
     """
-
-    supports_streams = False
 
     def __init__(self, in_dim: int, out_dim: int = 1, blocks: Count = 3, width: Count = 64,
                  activation: Activation = "tanh", sigma: Positive = 1.0, features: Count = 32,
