@@ -39,6 +39,16 @@ from pinn_cli.models.multiindex import index_set
 log = logging.getLogger("pinn_cli")
 
 AUTO_ORDER = 3          # engine=auto: streams from this order of derivative up
+ROWS = int(__import__("os").environ.get("PINN_ROWS", "8192"))
+
+
+def _piece(n: int, streams: int, per_batch: int) -> int:
+    """Points per piece of a streams forward over n points: pieces of at most about ``ROWS``
+    rows (streams x points), of equal size, so that a layer's streams stay in cache; whole SNR
+    batches of ``per_batch`` points."""
+    pieces = -(-n * streams // ROWS)
+    batches = -(-n // per_batch)
+    return per_batch * -(-batches // max(1, min(pieces, batches)))
 
 
 class Derivatives(dict):
@@ -140,7 +150,8 @@ class Field:
             if self._capture is not None:
                 self._capture.spoil("the model is differentiated by nested autograd")
             return None
-        table = {(c, alpha): out[s, :, c] for s, alpha in enumerate(index.alphas)
+        columns = [stream.unbind(0) for stream in out.permute(0, 2, 1).unbind(0)]   # S x m x (N,)
+        table = {(c, alpha): columns[s][c] for s, alpha in enumerate(index.alphas)
                  for c in range(out.shape[2])}
         table["out"] = out
         return table
@@ -153,7 +164,20 @@ class Field:
                 log.warning("torch.compile is not usable here (%s: %s); continuing without it",
                             type(err).__name__, str(err).splitlines()[0] if str(err) else "")
                 self.compiled = False
-        return self._jet_forward(x, index, self._capture)
+        cap = self._capture
+        n = _piece(len(x), len(index), cap.per_batch if cap else 1)
+        if n >= len(x):
+            return self._jet_forward(x, index, cap)
+        pieces = []
+        try:
+            for a in range(0, len(x), n):
+                if cap is not None:
+                    cap.first_batch = a // cap.per_batch       # where this piece's shares go
+                pieces.append(self._jet_forward(x[a:a + n], index, cap))
+        finally:
+            if cap is not None:
+                cap.first_batch = 0
+        return torch.cat(pieces, 1)                                            # (S, N, m)
 
     def _jet_forward(self, x, index, capture=None) -> torch.Tensor:
         out = self.model(Jet.input(x, Context(index, capture)))

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from pinn_cli.models import univariate
+from pinn_cli.models.linear import linear
 from pinn_cli.models.multiindex import IndexSet
 from pinn_cli.models.streams import ChainRule, Product
 
@@ -310,7 +311,7 @@ def _elementwise(j: Jet, derivatives) -> Jet:
     b = j.offset
     if b is not None and not isinstance(b, torch.Tensor):
         b = torch.as_tensor(b, dtype=j.dtype, device=j.device)
-    h = ChainRule.apply(j.data, b, derivatives, terms)
+    h = ChainRule.apply(j.data, b, derivatives, terms, j.zeros)
     return Jet(h, j.ctx, index.zeros_after(terms, len(index)))
 
 
@@ -319,8 +320,9 @@ def _linear(x, weight, bias=None):
     if not isinstance(x, Jet) or isinstance(weight, Jet) or isinstance(bias, Jet):
         raise StreamsUnsupported("a linear map with derivative streams in its weights")
     x = x._plain()
-    cap = x.ctx.capture
-    z = cap.linear(x.data, weight) if cap is not None and cap.tracks(weight) else x.data @ weight.T
+    if x.ndim != 2:
+        raise StreamsUnsupported("a linear map of a tensor with more than 2 dimensions")
+    z = linear(x.data, weight, x.zeros, x.ctx.capture)                         # (S, N, out)
     return Jet(z, x.ctx, x.zeros, bias)
 
 

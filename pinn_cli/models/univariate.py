@@ -3,7 +3,8 @@
 Each function returns the list [s_0, ..., s_k] of tensors shaped like z, by recurrences that use
 only sigma's own values:
 
-    tanh:     s_1 = 1 - s_0^2,        s_{m+1} = -sum_{j=0}^{m} C(m, j) s_j s_{m-j}       (m >= 1)
+    tanh:     s_1 = 1 - s_0^2,        s_{m+1} = -sum_{j=0}^{m} C(m, j) s_j s_{m-j}       (m >= 1;
+              closed forms in u = s_0^2 up to m = 4)
     sigmoid:  s_1 = s_0 - s_0^2,      s_{m+1} = s_m - sum_{j=0}^{m} C(m, j) s_j s_{m-j}    (m >= 1)
               (the derivatives of sigma' = 1 - sigma^2 and sigma' = sigma - sigma^2 by Leibniz)
     sin, cos: s_m = sin(z + m pi / 2), cos(z + m pi / 2): a cycle of sin, cos, -sin, -cos
@@ -37,10 +38,20 @@ def _sum_of_products(s: list[torch.Tensor], m: int) -> torch.Tensor:
 
 
 def tanh(z: torch.Tensor, k: int, out: torch.Tensor | None = None) -> list:
+    """With u = s_0^2, up to fourth order in closed form (fewer passes over memory than the
+    recurrence, which they equal): s_1 = 1 - u, s_2 = -2 s_0 s_1, s_3 = s_1 (6 u - 2),
+    s_4 = s_2 (12 u - 8)."""
     s = [torch.tanh(z, out=out)]
     if k >= 1:
-        s.append(torch.mul(s[0], s[0]).neg_().add_(1))
-    for m in range(1, k):
+        u = torch.mul(s[0], s[0])
+        s.append(torch.rsub(u, 1))
+    if k >= 2:
+        s.append(torch.mul(s[0], s[1]).mul_(-2))
+    if k >= 3:
+        s.append(torch.mul(u, 6).sub_(2).mul_(s[1]))
+    if k >= 4:
+        s.append(torch.mul(u, 12).sub_(8).mul_(s[2]))
+    for m in range(4, k):
         s.append(_sum_of_products(s, m).neg_())
     return s
 
