@@ -71,15 +71,20 @@ class PeriodicWithInitialData(torch.nn.Module):
         return (u0 + tx[:, 0] * torch.sin(3 * theta) * torch.cos(theta) ** 2)[:, None]
 
 
+def _points(pde):
+    return {k: torch.as_tensor(v, dtype=torch.float64)
+            for k, v in pde.sample(np.random.default_rng(2)).items()}
+
+
 def test_conditions_vanish_for_a_periodic_field_with_the_initial_data():
     pde = KuramotoSivashinsky(n_initial=64, n_boundary=32)
-    pts = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in pde.sample(np.random.default_rng(2)).items()}
+    pts = _points(pde)
     assert pts["bc"].shape == (64, 2)
     cond = pde.conditions(Field(PeriodicWithInitialData(pde), pde.axes, "streams"), pts)
     assert cond["ic"].abs().max() < 1e-12
     assert cond["bc"].shape == (32, 4) and cond["bc"].abs().max() < 1e-9
     shifted = KuramotoSivashinsky(n_initial=64, n_boundary=32, length=2 * math.pi * 1.1)
-    pts = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in shifted.sample(np.random.default_rng(2)).items()}
+    pts = _points(shifted)
     bad = shifted.conditions(Field(PeriodicWithInitialData(pde), pde.axes, "streams"), pts)
     assert bad["bc"].abs().max() > 1e-2                        # a wrong period is seen
 

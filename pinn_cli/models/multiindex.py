@@ -82,8 +82,8 @@ class IndexSet:
                 if not zeros.intersection(blocks):
                     count[blocks] += 1
             if count:
-                out.append((s, tuple((c, len(b), b) for b, c in sorted(count.items(),
-                                                                        key=lambda t: (len(t[0]), t[0])))))
+                ordered = sorted(count.items(), key=lambda t: (len(t[0]), t[0]))
+                out.append((s, tuple((c, len(b), b) for b, c in ordered)))
         return tuple(out)
 
     @functools.lru_cache(maxsize=None)

@@ -4,26 +4,30 @@ with a hand-written backward.
 A jet's streams are stacked in one tensor (S, ...): stream 0 the value, stream s the partial
 derivative alpha_s (:class:`pinn_cli.models.multiindex.IndexSet`). Written with ordinary tensor
 ops, every slice of the stacked tensor would get a backward that allocates and zero-fills a full
-(S, ...) gradient, and every op a fresh output; on a CPU, page-faulting fresh memory costs
-several times the arithmetic. Hence two Functions that read and write slices in place:
+(S, ...) gradient, and every op a fresh output; on a CPU, such memory traffic costs several
+times the arithmetic. Hence two Functions that read and write slices in place:
 
 :class:`ChainRule`, h = sigma(z + b) by Faa di Bruno (``IndexSet.chain_terms``), with
-s_m = sigma^(m)(z_0 + b) and terms (c, m, blocks):
+s_m = sigma^(m)(z_0 + b) and, for each stream alpha, its terms grouped by their number of blocks m
+into Q_{alpha,m} = sum_terms c prod_{beta in blocks} z_beta:
 
-    h_0 = s_0,     h_alpha = s_1 z_alpha + sum_{terms, m >= 2} c s_m prod_{beta in blocks} z_beta
+    h_0 = s_0,     h_alpha = s_1 z_alpha + sum_{m >= 2} s_m Q_{alpha,m}
 
 and, from the output gradients g, the input gradients
 
-    dz_alpha += g_alpha s_1 + sum_{terms of gamma holding alpha} c g_gamma s_m prod_{other blocks} z
-    dz_0      = g_0 s_1 + sum_alpha g_alpha s_2 z_alpha + sum_{terms, m >= 2} c g_gamma s_{m+1} prod z,
-    db        = dz_0 summed to b's shape.
+    dz_beta = g_beta s_1 + sum_{alpha, m} (g_alpha s_m) dQ_{alpha,m}/dz_beta            (beta >= 1)
+    dz_0    = g_0 s_1 + s_2 sum_alpha g_alpha z_alpha
+              + sum_{m >= 2} s_{m+1} sum_alpha g_alpha Q_{alpha,m}
+    db      = dz_0 summed to b's shape.
+
+:class:`ChainProgram` turns the terms into a schedule of whole-slice ops (products of streams
+built once, in waves; updates batched as ``torch._foreach`` ops); the backward recomputes the
+products from z rather than keeping them, which measured faster than reading them back (less
+memory traffic). At order 2 this is the order-2 chain rule h_ij = s_1 z_ij + s_2 z_i z_j.
 
 :class:`Product`, h = f g by Leibniz (``IndexSet.product_terms``, terms (c, sf, sg)):
 
     h_alpha = sum c f_sf g_sg,     df_sf += c g_sg dh_alpha,     dg_sg += c f_sf dh_alpha.
-
-At order <= 2 ChainRule does what the hand-fused order-2 activation of earlier versions did, op
-for op: the terms are the chain rule's h_ij = s1 z_ij + s2 z_i z_j.
 """
 from __future__ import annotations
 
@@ -114,6 +118,19 @@ def _runs(values: list[int]):
         yield start, prev
 
 
+def _products(prog, t: list) -> list:
+    """The products and sums of the program, appended to the streams' list ``t``."""
+    for lefts, rights in prog.waves:
+        t += torch._foreach_mul([t[i] for i in lefts], [t[i] for i in rights])
+    for combo in prog.sums:
+        (c, i), more = combo[0], combo[1:]
+        q = torch.mul(t[i], c)
+        for c2, i2 in more:
+            q.add_(t[i2], alpha=c2)
+        t.append(q)
+    return t
+
+
 @functools.lru_cache(maxsize=None)
 def chain_program(terms: tuple, zeros: frozenset, n: int) -> ChainProgram:
     return ChainProgram(terms, zeros, n)
@@ -123,12 +140,8 @@ class ChainRule(torch.autograd.Function):
     """(z (S, ...), b (broadcastable to z[0]) or None) -> h (S, ...), as in the module docstring.
 
     ``derivatives(z0, k, out)`` gives [s_0 .. s_k] (:mod:`pinn_cli.models.univariate`), s_0
-    written into ``out``; ``terms`` is ``IndexSet.chain_terms(zeros)``. The products of streams
-    and the sums Q_{alpha,m} of the forward are kept for the backward, which multiplies each
-    output gradient by s_m once per group and gathers dz_0 as
-
-        dz_0 = g_0 s_1 + s_2 sum_alpha g_alpha z_alpha + sum_{m >= 2} s_{m+1} sum_alpha g_alpha Q_{alpha,m}.
-    """
+    written into ``out``; ``terms`` is ``IndexSet.chain_terms(zeros)``, ``zeros`` the streams
+    of z known to be zero. The forward keeps z and s_1..s_{k+1}."""
 
     @staticmethod
     def forward(ctx, z, b, derivatives, terms: tuple, zeros: frozenset):
@@ -141,17 +154,10 @@ class ChainRule(torch.autograd.Function):
             s = [s[0]] + [s0 if x is s[0] else x for x in s[1:]]
         for a, e in prog.live:
             torch.mul(z[a:e], s[1], out=h[a:e])
-        hs, t = h.unbind(0), list(z.unbind(0))
+        hs = h.unbind(0)
         for beta in prog.dead:
             hs[beta].zero_()
-        for lefts, rights in prog.waves:
-            t += torch._foreach_mul([t[i] for i in lefts], [t[i] for i in rights])
-        for combo in prog.sums:
-            (c, i), more = combo[0], combo[1:]
-            q = torch.mul(t[i], c)
-            for c2, i2 in more:
-                q.add_(t[i2], alpha=c2)
-            t.append(q)
+        t = _products(prog, list(z.unbind(0)))
         for m in range(2, prog.k + 1):
             todo = [(a, i, c) for a, mm, i, c in prog.groups if mm == m]
             if todo and s[m] is not None:
@@ -159,7 +165,7 @@ class ChainRule(torch.autograd.Function):
                 torch._foreach_addcmul_([hs[x] for x in a], [t[x] for x in i], [s[m]] * len(a),
                                         list(c))
         keep = [x for x in s[1:] if x is not None]
-        ctx.save_for_backward(z, *keep, *t[len(z):])
+        ctx.save_for_backward(z, *keep)                  # the backward recomputes the products
         ctx.prog, ctx.b_shape = prog, None if b is None else b.shape
         ctx.none = [x is None for x in s[1:]]
         return h
@@ -169,10 +175,10 @@ class ChainRule(torch.autograd.Function):
     def backward(ctx, g):
         prog = ctx.prog
         z, *rest = ctx.saved_tensors
-        n_s = len(ctx.none)
-        it = iter(rest[:n_s - sum(ctx.none)])
+        it = iter(rest)
         s = [None] + [None if none else next(it) for none in ctx.none]         # s[m], m >= 1
-        t = list(z.unbind(0)) + rest[n_s - sum(ctx.none):]
+        s.append(None)                                                          # s_{k+2}
+        t = _products(prog, list(z.unbind(0)))
         gs, dz = g.unbind(0), torch.empty_like(z)
         dzs, dz0 = dz.unbind(0), dz[0]
         torch.mul(gs[0], s[1], out=dz0)
@@ -182,24 +188,23 @@ class ChainRule(torch.autograd.Function):
                 dz0.addcmul_(torch.linalg.vecdot(g[a:e], z[a:e], dim=0), s[2])
         for beta in prog.dead:
             dzs[beta].zero_()
-        acc = {}
-        for a, m, i, c in prog.groups:                    # dz_0 += s_{m+1} g_alpha c T[i]
-            if len(s) > m + 1 and s[m + 1] is not None:
-                r = acc.get(m)
-                if r is None:
-                    acc[m] = torch.mul(gs[a], t[i]).mul_(c) if c != 1 else torch.mul(gs[a], t[i])
-                else:
-                    r.addcmul_(gs[a], t[i], value=c)
+        acc = {}                                          # m -> sum_alpha g_alpha Q_{alpha,m}
+        for a, m, i, c in prog.groups:
+            if s[m + 1] is None:
+                continue
+            if m in acc:
+                acc[m].addcmul_(gs[a], t[i], value=c)
+            else:
+                acc[m] = torch.mul(gs[a], t[i]).mul_(c) if c != 1 else torch.mul(gs[a], t[i])
         for m, r in acc.items():
             dz0.addcmul_(r, s[m + 1])
-        gm = [None if s[m] is None else gs[a] for a, m, _, _ in prog.groups]
-        live = [j for j, x in enumerate(gm) if x is not None]
-        if live:
-            for j, x in zip(live, torch._foreach_mul([gm[j] for j in live],
-                                                     [s[prog.groups[j][1]] for j in live])):
-                gm[j] = x
-        for betas, groups, tensors, coefs in prog.updates:
-            keep = [q for q, j in enumerate(groups) if gm[j] is not None and s[prog.groups[j][1]] is not None]
+        active = [j for j, (_, m, _, _) in enumerate(prog.groups) if s[m] is not None]
+        gm = {}                                           # group -> g_alpha s_m
+        if active:
+            gm = dict(zip(active, torch._foreach_mul([gs[prog.groups[j][0]] for j in active],
+                                                     [s[prog.groups[j][1]] for j in active])))
+        for betas, groups, tensors, coefs in prog.updates:   # dz_beta += c (g_alpha s_m) T
+            keep = [q for q, j in enumerate(groups) if j in gm]
             if keep:
                 torch._foreach_addcmul_([dzs[betas[q]] for q in keep], [gm[groups[q]] for q in keep],
                                         [t[tensors[q]] for q in keep], [coefs[q] for q in keep])
