@@ -15,6 +15,7 @@ The network is depth x width (4 x 64) on ``--points`` (2,560) collocation points
 ``--threads`` (1) threads.
 
     OMP_NUM_THREADS=1 python scripts/bench_capture.py [order|snr|both] [--rounds 9] [--points 2560]
+                                                      [--models mlp,pirate] [--engines streams]
 """
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def bench_snr(args) -> None:
         print(f"\nSNR step over plain step, {problem}: {args.depth} x {args.width}, {args.points} "
               f"points, {torch.get_num_threads()} thread(s), median of {args.rounds} alternated rounds")
         for name, model in MODELS.items():
+            if args.models and name not in args.models.split(","):
+                continue
             tr, b = build(args, *sized(model, args.depth, args.width), *pde)
             med = alternating({"plain": lambda: tr.step(0), "snr": lambda: tr.step(0, b)},
                               args.rounds, warmup=2)
@@ -87,6 +90,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--engines", default="auto,streams,autograd", help="the cavity's engines")
+    ap.add_argument("--models", default="", help="comma-separated names for snr (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.what in ("order", "both"):
