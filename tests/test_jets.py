@@ -245,3 +245,28 @@ def test_exact_derivatives_of_a_closed_form_through_the_jets():
                                rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(d.u_xxx, 6 * torch.sin(2 * t) + torch.exp(x) * r, rtol=1e-12, atol=1e-12)
     assert math.isfinite(d.u_ttx.sum().item())
+
+
+class ScaledByAWeight(torch.nn.Module):
+    """A model that multiplies its streams by one of its weight matrices (not a linear map)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.a, self.b = torch.nn.Linear(2, 4), torch.nn.Parameter(torch.randn(1, 4))
+
+    def weight_matrices(self):
+        return [self.a.weight, self.b]
+
+    def forward(self, x):
+        return (torch.tanh(self.a(x)) * self.b) @ torch.ones(4, 1, dtype=x.dtype)
+
+
+def test_a_weight_matrix_as_a_factor_spoils_the_capture():
+    model = ScaledByAWeight().double()
+    field = Field(model, ("x", "y"), "streams")
+    x = torch.rand(8, 2, dtype=torch.float64)
+    with field.capture(per_batch=4) as cap:
+        d = field.derivatives(x, ("u_xx",))
+        d.u_xx.square().sum().backward()
+        assert cap.shares() is None and "other than by a linear map" in cap.problem

@@ -116,7 +116,7 @@ class Jet:
         if ctx.capture is not None and handler not in (_linear, _matmul):
             for a in _flat([*args, *kwargs.values()]):
                 if isinstance(a, torch.Tensor) and ctx.capture.tracks(a):
-                    ctx.capture.spoil(f"a weight matrix enters {func.__name__}, not a linear map")
+                    ctx.capture.spoil("a weight matrix enters the streams other than by a linear map")
         return handler(*args, **kwargs)
 
     def __add__(self, other):
@@ -242,8 +242,15 @@ def _reshaped(j: Jet, fn) -> Jet:
     return Jet(fn(j.data), j.ctx, j.zeros)
 
 
+def _constant(j: Jet, c) -> None:
+    """A weight matrix used as a constant (not through a linear map) spoils a capture."""
+    if j.ctx.capture is not None and isinstance(c, torch.Tensor) and j.ctx.capture.tracks(c):
+        j.ctx.capture.spoil("a weight matrix enters the streams other than by a linear map")
+
+
 def _scale(j: Jet, c) -> Jet:
     """c j for a constant c (number or tensor broadcastable against j's logical shape)."""
+    _constant(j, c)
     if isinstance(c, torch.Tensor) and c.ndim > j.ndim:
         j = Jet(_aligned(j._plain().data, c.ndim), j.ctx, j.zeros)
     offset = None if j.offset is None else j.offset * c
@@ -259,6 +266,7 @@ def _add(a, b, alpha=1):
     if not isinstance(b, Jet):
         if not _is_const(b):
             raise StreamsUnsupported(f"adding {type(b).__name__} to derivative streams")
+        _constant(a, b)
         b = b * alpha if alpha != 1 else b
         shape = torch.broadcast_shapes(a.shape, getattr(b, "shape", ()))
         if shape != a.shape:
