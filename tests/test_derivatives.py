@@ -1,4 +1,5 @@
-"""Autograd derivatives match closed forms; the stream engine matches autograd."""
+"""Autograd derivatives match closed forms; the stream engine matches autograd (every model and
+order: tests/test_jets.py)."""
 from __future__ import annotations
 
 import pytest
@@ -88,7 +89,7 @@ def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("no C++ compiler found\nmore detail")
 
-    monkeypatch.setattr("pinn_cli.models.mlp.compiled_stream_forward", broken)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
     torch.manual_seed(4)
     model = MLP(2, depth=2, width=8).double()
     x = torch.rand(32, 2, dtype=torch.float64)
@@ -101,10 +102,44 @@ def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):
         assert torch.equal(d[k], eager[k])
 
 
-def test_auto_engine_falls_back_for_gelu():
-    model = MLP(2, depth=2, width=8, activation="gelu")
-    assert Field(model, ("t", "x"), "auto").engine == "autograd"
-    assert Field(MLP(2, depth=2, width=8), ("t", "x"), "auto").engine == "streams"
+class Softplus(torch.nn.Module):
+    """A network the streams cannot follow (softplus has no stream rule)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(2, 8), torch.nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.b(torch.nn.functional.softplus(self.a(x)))
+
+
+def test_a_model_the_streams_cannot_follow_falls_back_with_one_line(caplog):
+    torch.manual_seed(6)
+    model = Softplus().double()
+    x = torch.rand(16, 2, dtype=torch.float64)
+    field = Field(model, ("t", "x"), "streams")
+    d = field.derivatives(x, ("u_t", "u_xx"))
+    d2 = field.derivatives(x, ("u_t", "u_xx"))                 # decided once
+    ref = Field(model, ("t", "x"), "autograd").derivatives(x, ("u_t", "u_xx"))
+    for k in ref:
+        torch.testing.assert_close(d[k], ref[k], rtol=1e-12, atol=1e-14)
+        assert torch.equal(d2[k], d[k])
+    lines = [r for r in caplog.records if "derivative streams cannot follow" in r.getMessage()]
+    assert len(lines) == 1 and "Softplus" in lines[0].getMessage()
+    assert "softplus" in lines[0].getMessage()
+    assert not field.streamed and not field.streams_ok
+
+
+def test_gelu_streams_and_a_model_can_opt_out():
+    torch.manual_seed(7)
+    x = torch.rand(16, 2, dtype=torch.float64)
+    model = MLP(2, depth=2, width=8, activation="gelu").double()
+    fast = Field(model, ("t", "x"), "streams").derivatives(x, ("u_t", "u_xx", "u_ttx"))
+    slow = Field(model, ("t", "x"), "autograd").derivatives(x, ("u_t", "u_xx", "u_ttx"))
+    for k in slow:
+        torch.testing.assert_close(fast[k], slow[k], rtol=1e-10, atol=1e-12)
+    model.supports_streams = False
+    assert not Field(model, ("t", "x"), "auto").streams_ok
     with pytest.raises(ValueError):
         Field(model, ("t", "x"), "streams")
 
@@ -173,13 +208,19 @@ def test_two_output_streams_match_autograd(names):
     assert fast.streamed
 
 
-def test_third_order_on_the_streams_engine_falls_back_to_autograd():
+def test_third_order_streams_under_a_capture():
+    """Third derivatives are streamed, also inside a capture, whose shares are then complete."""
     torch.manual_seed(5)
     model = MLP(2, 2, depth=2, width=8).double()
     xy = torch.rand(20, 2, dtype=torch.float64)
-    fast = Field(model, ("x", "y"), "streams", outputs=("a", "b"))
-    fast.taps = []                                     # capturing: the fallback must be visible
-    d = fast.derivatives(xy, ("a_xyy",))
+    fast = Field(model, ("x", "y"), "autograd", outputs=("a", "b"))      # a capture streams anyway
+    with fast.capture(per_batch=5) as cap:
+        d = fast.derivatives(xy, ("a_xyy",))
+        d.a_xyy.square().sum().backward()
+        shares = cap.shares()
     ref = Field(model, ("x", "y"), "autograd", outputs=("a", "b")).derivatives(xy, ("a_xyy",))
     torch.testing.assert_close(d.a_xyy, ref.a_xyy, rtol=1e-12, atol=1e-14)
-    assert not fast.streamed
+    assert cap.problem is None and fast.streamed
+    assert [s.shape for s in shares] == [(4, *w.shape) for w in model.weight_matrices()]
+    for s, w in zip(shares, model.weight_matrices()):                     # they add up to dL/dW
+        torch.testing.assert_close(s.sum(0), w.grad, rtol=1e-12, atol=1e-14)

@@ -95,7 +95,7 @@ CONFIG_CASES = [
     (["-m", "seed=range(0,200)", "optimizer.lr=0.1,0.01,-5"], "optimizer.lr=-5", "> 0"),
     (["pde.reference.n_t=1", "pde=allen_cahn"], "pde.reference.n_t=1", ">= 2"),
     (["model=mlp", "model.activation=relu"], "model.activation='relu'", "tanh, sin, gelu"),
-    (["engine=streams", "model.activation=gelu"], "engine='streams'", "derivative streams"),
+    (["pde=kuramoto_sivashinsky", "pde.reference.dt=3e-4"], "pde.reference.dt=0.0003", "a divisor"),
     (["+experiment=nonexistent"], "experiment=nonexistent", "is not an option"),
     (["optimizer=nonexistent"], "optimizer=nonexistent", "is not an option"),
     (["resume=/nonexistent/run"], "resume='/nonexistent/run'", "expected a run folder"),

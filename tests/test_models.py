@@ -44,7 +44,7 @@ def test_shapes_weights_and_hidden(name, d, m):
     model = build(name, d, m, torch.float32)
     x = torch.rand(7, d)
     assert model(x).shape == (7, m)
-    assert model.supports_streams is False
+    assert model.supports_streams is True                 # derivative streams of any order
     weights = model.weight_matrices()
     params = {id(p) for p in model.parameters()}
     assert len(weights) == MODELS[name][2]

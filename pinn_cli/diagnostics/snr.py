@@ -20,7 +20,9 @@ terms, whose rows are outside the residual forward) is common to all batches. He
 
     g_b = (N / n) C_b + (dL/dW - sum_b C_b),
 
-every batch gradient from the training step's own backward pass plus one batched matmul per layer.
+every batch gradient from the training step's own backward pass: the linear maps of a capture
+(:mod:`pinn_cli.models.capture`) form the C_b in place of dL/dW (``batch_shares``), at the
+cost of the weight gradient itself.
 Only the elementwise mean and variance over the batches are kept
 (:class:`pinn_cli.diagnostics.moments.BatchMoments`): each chunk's shares are merged into the
 moments of the C_b as the chunk's backward ends, and var_b(g) = (N / n)^2 var_b(C), mean_b(g) =
@@ -64,34 +66,3 @@ def check_batches(n_points: int, batches: int) -> int:
         raise ConfigError("diagnostics.snr.batches", batches,
                           f"an integer >= 2 that divides pde.n_collocation={n_points}")
     return n_points // batches
-
-
-@torch.no_grad()
-def chunk_shares(taps, n_layers: int, per_batch: int) -> list[torch.Tensor]:
-    """Each batch's share C_b of dL/dW from one chunk's backward through the streams.
-
-    Computed without a graph: a layer input H carries the chunk's graph, and a share formed
-    with it would keep that whole graph alive as long as the share (every chunk's, on a
-    capturing step), so the step's memory would grow with N instead of the chunk.
-
-    Args:
-        taps: [(H (S, n_c, in), Z (S, n_c, out) with .grad)] per layer, layer after layer, for
-            every call of the field on the chunk's points (a residual may call it more than once:
-            the shares of the calls add up); n_c holds whole batches.
-        n_layers: number of weight matrices.
-        per_batch: n, points per batch.
-
-    Returns:
-        one (B_c, out, in) tensor per layer: C_b summed over rows (points x streams) of batch b.
-    """
-    out = []
-    for l in range(n_layers):
-        share = None                                        # (B_c, out, in); views only
-        for h, z in taps[l::n_layers]:
-            s, n_c, d_in = h.shape
-            for k in range(s):
-                hk = h[k].reshape(n_c // per_batch, per_batch, d_in)
-                gk = z.grad[k].reshape(n_c // per_batch, per_batch, -1).transpose(1, 2)
-                share = gk @ hk if share is None else share.baddbmm_(gk, hk)
-        out.append(share)
-    return out

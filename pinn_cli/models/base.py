@@ -11,11 +11,13 @@ Beyond ``forward``, a model tells the diagnostics what to look at:
   "per layer" is per entry of this list.
 - ``hidden(x)``: the hidden activations whose entropy and saturation are recorded, each (N, w_l);
   ``[]`` means the model has none to show (the entropy probe then records nothing).
-- ``supports_streams``: True only if ``forward_streams`` propagates value, first and second
-  derivative streams (:mod:`pinn_cli.models.streams`) with every weight matrix used in exactly one
-  matmul over the stacked rows; that is what lets the SNR take every batch gradient from the
-  step's own backward. Models without it are differentiated by nested autograd, and their SNR
-  takes one backward per batch: correct, slower.
+- ``supports_streams`` (default True): derivatives of any order come from running ``forward`` on
+  derivative streams (:mod:`pinn_cli.models.jet`: linear maps, activations, sums and products of
+  tensors, indexing along the feature axes), with every weight matrix used only through linear
+  maps (``F.linear``, ``nn.Linear``, ``x @ W.T``); that is what lets the SNR take every batch
+  gradient from the step's own backward. A forward the streams cannot follow is differentiated
+  by nested autograd after one logged line, and its SNR takes one backward per batch: correct,
+  slower. Set it to False to skip the attempt.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ class Model(nn.Module, ABC):
         out_dim: number of outputs m (given by the trainer from the PDE).
     """
 
-    supports_streams: bool = False
+    supports_streams: bool = True
 
     def __init__(self, in_dim: int, out_dim: int = 1):
         super().__init__()
@@ -50,8 +52,3 @@ class Model(nn.Module, ABC):
     def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Hidden activations at x (N, d), each (N, w_l), for entropy and saturation ([] allowed)."""
         return []
-
-    def forward_streams(self, x: torch.Tensor, first: list[int], second: list[tuple[int, int]],
-                        taps: list | None = None, compiled: bool = False) -> torch.Tensor:
-        """(S, N, m) value and derivative streams; only where ``supports_streams`` is True."""
-        raise NotImplementedError(f"{type(self).__name__} has no derivative streams")

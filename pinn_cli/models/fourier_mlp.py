@@ -21,7 +21,7 @@ from pinn_cli.models.layers import ACTIVATION_FNS, Activation, Embedding, dense_
 
 
 class FourierMLP(Model):
-    """Fourier features, then an MLP; differentiated by nested autograd (no streams).
+    """Fourier features, then an MLP.
 
     Args:
         in_dim: number of input coordinates d.
@@ -37,8 +37,6 @@ class FourierMLP(Model):
         rwf_mu: mean of the RWF scales s.
         rwf_sigma: standard deviation of the RWF scales s.
     """
-
-    supports_streams = False
 
     def __init__(self, in_dim: int, out_dim: int = 1, depth: Count = 4, width: Count = 64,
                  activation: Activation = "tanh", sigma: Positive = 1.0, features: Count = 32,

@@ -16,6 +16,9 @@ parameter: W itself, or V under RWF (s, a vector, is left out like the biases). 
 is not a leaf of the graph - it is recomputed at every forward - so ``torch.autograd.grad(loss,
 W)`` could not reach it; and since dL/dV = diag(exp(s)) dL/dW with the same row scaling for every
 batch, an SNR over the effective W follows from the V gradients by scaling row i by exp(-s_i).
+The layer applies V in the matmul and the scale after it, y = exp(s) * (x V^T) + b (the same map),
+so that V is the matrix of a linear map: on derivative streams its SNR batch shares come from the
+step's own backward (:mod:`pinn_cli.models.capture`).
 
 Input embedding, applied in two stages:
 
@@ -85,8 +88,10 @@ class Dense(nn.Module):
         return self.s.exp()[:, None] * self.v if self.rwf else self.w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, in) -> (N, out)."""
-        return nn.functional.linear(x, self.weight(), self.bias)
+        """x: (N, in) -> (N, out); under RWF exp(s) * (x V^T) + b."""
+        if self.rwf:
+            return nn.functional.linear(x, self.v) * self.s.exp() + self.bias
+        return nn.functional.linear(x, self.w, self.bias)
 
 
 def dense_factory(rwf: bool, rwf_mu: float, rwf_sigma: float):

@@ -14,20 +14,19 @@ from torch import nn
 
 from pinn_cli.schema import Count
 from pinn_cli.models.base import Model
-from pinn_cli.models.streams import ACTIVATIONS, compiled_stream_forward, stream_forward
 
 ACTIVATION_FNS = {"tanh": torch.tanh, "sin": torch.sin, "gelu": nn.functional.gelu}
 
 
 class MLP(Model):
-    """Plain MLP; also propagates derivative streams when its activation allows it.
+    """Plain MLP.
 
     Args:
         in_dim: number of input coordinates d.
         out_dim: number of outputs m.
         depth: number of hidden layers (>= 1).
         width: units per hidden layer (>= 1).
-        activation: ``tanh``, ``sin`` or ``gelu`` (``gelu`` has no stream path).
+        activation: ``tanh``, ``sin`` or ``gelu``.
     """
 
     def __init__(self, in_dim: int, out_dim: int = 1, depth: Count = 4, width: Count = 64,
@@ -39,11 +38,6 @@ class MLP(Model):
             nn.init.xavier_normal_(layer.weight)
         self.activation = activation
         self.sigma = ACTIVATION_FNS[activation]
-
-    @property
-    def supports_streams(self) -> bool:
-        """True when derivatives can be propagated forward (see :mod:`pinn_cli.models.streams`)."""
-        return self.activation in ACTIVATIONS
 
     def weight_matrices(self) -> list[torch.Tensor]:
         """The weight matrices W_1..W_{depth+1}, biases excluded (the SNR's parameters)."""
@@ -63,12 +57,3 @@ class MLP(Model):
             h = self.sigma(layer(h))
             out.append(h)
         return out
-
-    def forward_streams(self, x: torch.Tensor, first: list[int], second: list[tuple[int, int]],
-                        taps: list | None = None, compiled: bool = False) -> torch.Tensor:
-        """u and its derivatives, stacked: (S, N, m) with S = 1 + len(first) + len(second).
-        ``compiled``: the torch.compile'd streams (no taps)."""
-        params = [(l.weight, l.bias) for l in self.layers]
-        if compiled:
-            return compiled_stream_forward(x, params, self.activation, first, second)
-        return stream_forward(x, params, self.activation, first, second, taps)

@@ -6,6 +6,8 @@ Fourier features, :mod:`pinn_cli.models.layers`) and act the activation:
     U   = act(W_u z + b_u),   V = act(W_v z + b_v)                       two encoders, (N, width)
     H_1 = act(W_1 z + b_1)
     Z_l = act(W_{l+1} H_l + b_{l+1}),   H_{l+1} = (1 - Z_l) * U + Z_l * V     l = 1..depth-1
+
+computed as U + Z_l * (V - U), one product (on derivative streams each product is a Leibniz sum).
     u   = W_out H_depth + b_out
 
 ``depth`` counts the hidden layers H_1..H_depth of the main path, as the MLP's ``depth`` does, so
@@ -30,7 +32,7 @@ GatedDepth = Annotated[int, Range(2, MAX_COUNT)]
 
 
 class ModifiedMLP(Model):
-    """Modified (gated) MLP; differentiated by nested autograd (no streams).
+    """Modified (gated) MLP.
 
     Args:
         in_dim: number of input coordinates d.
@@ -46,8 +48,6 @@ class ModifiedMLP(Model):
         rwf_mu: mean of the RWF scales s.
         rwf_sigma: standard deviation of the RWF scales s.
     """
-
-    supports_streams = False
 
     def __init__(self, in_dim: int, out_dim: int = 1, depth: GatedDepth = 4, width: Count = 64,
                  activation: Activation = "tanh", sigma: Positive = 1.0, features: NonNegInt = 0,
@@ -75,9 +75,10 @@ class ModifiedMLP(Model):
         u, v = self.act(self.enc_u(z)), self.act(self.enc_v(z))      # (N, width) each
         h = self.act(self.layers[0](z))                              # (N, width)  H_1
         acts = [u, v, h]
+        v_u = v - u                                                  # (N, width)
         for layer in self.layers[1:]:
             g = self.act(layer(h))                                   # (N, width)  Z_l
-            h = (1 - g) * u + g * v                                  # (N, width)  H_{l+1}
+            h = u + g * v_u                                          # (N, width)  H_{l+1}
             acts.append(g)
         return h, acts
 

@@ -11,6 +11,8 @@ With Phi(x) the embedding (random Fourier features, after an optional exact peri
         g  = act(W_2^(l) z1 + b_2^(l)),      z2 = g * U + (1 - g) * V       (N, width)
         h  = act(W_3^(l) z2 + b_3^(l))                                     (N, D)
         x^(l+1) = alpha_l h + (1 - alpha_l) x^(l),   alpha_l trainable, initialised at 0
+
+(each gate computed as V + f * (U - V), one product: on derivative streams a Leibniz sum).
     u = W_out x^(blocks+1) + b_out
 
 At initialisation every alpha_l = 0, so x^(blocks+1) = Phi exactly and u = W_out Phi(x) + b_out is
@@ -40,18 +42,19 @@ class PirateBlock(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([dense(dim, width), dense(width, width), dense(width, dim)])
 
-    def forward(self, x, u, v, alpha, act) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """x (N, D), gates u, v (N, width), alpha () -> (x_next (N, D), [f, g, h])."""
+    def forward(self, x, u, v, alpha, act, u_v=None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """x (N, D), gates u, v (N, width), alpha (), u_v = u - v -> (x_next (N, D), [f, g, h])."""
+        u_v = u - v if u_v is None else u_v                          # (N, width)
         f = act(self.layers[0](x))                                   # (N, width)
-        z1 = f * u + (1 - f) * v                                     # (N, width)
+        z1 = v + f * u_v                                             # (N, width)
         g = act(self.layers[1](z1))                                  # (N, width)
-        z2 = g * u + (1 - g) * v                                     # (N, width)
+        z2 = v + g * u_v                                             # (N, width)
         h = act(self.layers[2](z2))                                  # (N, D)
         return alpha * h + (1 - alpha) * x, [f, g, h]                # (N, D)
 
 
 class PirateNet(Model):
-    """PirateNet; differentiated by nested autograd (no streams).
+    """PirateNet.
 
     Args:
         in_dim: number of input coordinates d.
@@ -67,8 +70,6 @@ class PirateNet(Model):
         rwf_mu: mean of the RWF scales s.
         rwf_sigma: standard deviation of the RWF scales s.
     """
-
-    supports_streams = False
 
     def __init__(self, in_dim: int, out_dim: int = 1, blocks: Count = 3, width: Count = 64,
                  activation: Activation = "tanh", sigma: Positive = 1.0, features: Count = 32,
@@ -94,9 +95,9 @@ class PirateNet(Model):
         """-> (x^(blocks+1) (N, D), [U, V, f, g, h of each block])."""
         phi = self.embed(x)                                          # (N, D)
         u, v = self.act(self.enc_u(phi)), self.act(self.enc_v(phi))  # (N, width) each
-        acts, h = [u, v], phi
+        acts, h, u_v = [u, v], phi, u - v
         for block, alpha in zip(self.blocks, self.alpha):
-            h, fgh = block(h, u, v, alpha, self.act)                 # (N, D)
+            h, fgh = block(h, u, v, alpha, self.act, u_v)            # (N, D)
             acts += fgh
         return h, acts
 

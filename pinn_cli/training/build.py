@@ -184,4 +184,4 @@ def _check(parts: Parts, cfg: DictConfig, dtype: torch.dtype) -> None:
                           f"{batches[0]} batches (the batches stay equal as the points grow)")
     if (cfg.engine == "streams" or cfg.compile) and not parts.model.supports_streams:
         key = "engine" if cfg.engine == "streams" else "compile"
-        raise ConfigError(key, cfg[key], "a model with derivative streams (mlp with tanh or sin)")
+        raise ConfigError(key, cfg[key], "a model with derivative streams (supports_streams)")

@@ -31,7 +31,7 @@ Batch-gradient SNR: the N interior points are B consecutive batches of N / B; ba
 its re-weighted interior term plus the whole condition terms. ``capture=B`` returns the
 elementwise mean and variance of the B batch gradients (:class:`BatchMoments`), from the step's
 own backward where the field's derivative streams allow it
-(:func:`pinn_cli.diagnostics.snr.chunk_shares`: each chunk's shares merged into the moments as
+(``field.capture``, :mod:`pinn_cli.models.capture`: each chunk's shares merged into the moments as
 the chunk ends, memory bounded by the chunk), else by one backward per batch after the step's
 own (same parameters, same updated weights; :meth:`LossEngine.batch_moments`).
 
@@ -46,10 +46,12 @@ the term as it enters the loss; their sum is the full gradient. The weighting th
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from pinn_cli.diagnostics.moments import BatchMoments
-from pinn_cli.diagnostics.snr import check_batches, chunk_shares
+from pinn_cli.diagnostics.snr import check_batches
 from pinn_cli.objective.losses import Rho, squared
 
 
@@ -98,7 +100,7 @@ class LossEngine:
 
     def set_points(self, points: dict[str, torch.Tensor]) -> None:
         """The training points {term: (N_k, d)} (at the start, and after a resample or a new
-        time window); the interior's chunks hold whole SNR batches, so that taps split by batch."""
+        time window); the interior's chunks hold whole SNR batches, so that a capture splits by batch."""
         self.points, self.n_res = points, len(points["res"])
         self.chunk = self.chunk_size or self.n_res
         if self.snr_batches:
@@ -169,24 +171,20 @@ class LossEngine:
         """The interior term chunk by chunk, each chunk's graph freed after its backward;
         -> (loss (), {"res": ()}, residual chunks, the moments of the SNR shares C_b)."""
         loss, terms, parts, shares = 0.0, {}, [], BatchMoments()
-        engine = self.field.engine
         for rows in chunks:
-            self.field.taps = [] if fast else None
-            self.field.engine = "streams" if fast else engine
-            try:
+            scope = self.field.capture(self.n_res // capture) if fast else contextlib.nullcontext()
+            with scope as cap:
                 r = self.pde.residual(self.field, self.points["res"][rows])
                 if pending:                                        # one chunk: update in place
                     self.weighting.update({"res": r.detach(), **_detach(conds)}, step)
                     pending = False
                 part, t = self.loss({"res": r}, rows, self.n_res)
                 part.backward()
-                if fast and not self.field.streamed:               # a derivative beyond streams
+                chunk_shares = cap.shares() if fast else None      # None: the streams fell short
+                if fast and chunk_shares is None:
                     self.fast_capture = fast = False
                 if fast:
-                    shares.add(chunk_shares(self.field.taps, len(self.field.model.weight_matrices()),
-                                            self.n_res // capture))
-            finally:
-                self.field.taps, self.field.engine = None, engine
+                    shares.add(chunk_shares)
             loss = loss + part.detach()
             terms["res"] = terms.get("res", 0.0) + t["res"].detach()
             parts.append(r.detach())

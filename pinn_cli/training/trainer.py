@@ -86,10 +86,11 @@ class Trainer:
         self.problem = parts.problem
         self.optimizer_spec = parts.optimizer
         self.recorder = parts.diagnostics.recorder(cfg.eval_every)
-        # engine=auto: nested autograd on ordinary steps (fastest and leanest measured on a CPU,
-        # scripts/bench_step.py), derivative streams on SNR steps, whose backward then yields
-        # every batch gradient. compile=true: the streams under torch.compile on ordinary steps.
-        step_engine = "streams" if cfg.engine == "streams" or cfg.compile else "autograd"
+        # engine=auto: nested autograd for derivatives up to second order on ordinary steps
+        # (fastest and leanest measured on a CPU), derivative streams from third order and on
+        # every SNR step, whose backward then yields every batch gradient (scripts/bench_orders.py).
+        # compile=true: the streams under torch.compile on ordinary steps.
+        step_engine = "streams" if cfg.compile else cfg.engine
         self.field = Field(self.model, self.pde.axes, step_engine, cfg.compile, self.pde.outputs)
         target = cfg.pde.get("_target_")
         try:
