@@ -160,9 +160,9 @@ TRAINER_MODELS = {
 
 
 def _naive_equals_fast(tr, batches=4):
-    fast = tr.objective.backward(0, update=True, capture=batches).batch_moments
-    assert tr.objective.fast_capture                    # the shares came from the step's backward
-    naive = BatchMoments.from_batches(tr.objective.batch_gradients(batches))
+    fast = tr.loss.backward(0, update=True, capture=batches).batch_moments
+    assert tr.loss.fast_capture                    # the shares came from the step's backward
+    naive = BatchMoments.from_batches(tr.loss.batch_gradients(batches))
     assert fast.count == naive.count == batches
     for f, n in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         assert ((f - n).norm() / n.norm()).item() < 1e-8
@@ -191,9 +191,9 @@ def test_capture_over_pieces_of_the_points_equals_the_naive_loop(make_cfg, tmp_p
 def test_a_field_on_autograd_makes_the_capture_fall_back_to_the_naive_loop(make_cfg, tmp_path):
     tr = Trainer(make_cfg(*CAVITY, *TRAINER_MODELS["mlp"], small=False), tmp_path)
     tr.field.streams_ok = False                           # as after a model the jets cannot follow
-    fast = tr.objective.backward(0, update=True, capture=4).batch_moments
-    assert not tr.objective.fast_capture
-    naive = BatchMoments.from_batches(tr.objective.batch_gradients(4))
+    fast = tr.loss.backward(0, update=True, capture=4).batch_moments
+    assert not tr.loss.fast_capture
+    naive = BatchMoments.from_batches(tr.loss.batch_gradients(4))
     for f, n in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         assert ((f - n).norm() / n.norm()).item() < 1e-10
 

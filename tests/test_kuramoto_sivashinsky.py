@@ -79,7 +79,7 @@ def _points(pde):
 def test_conditions_vanish_for_a_periodic_field_with_the_initial_data():
     pde = KuramotoSivashinsky(n_initial=64, n_boundary=32)
     pts = _points(pde)
-    assert pts["bc"].shape == (64, 2)
+    assert pts["bc"].shape == (32, 2) and (pts["bc"][:, 1] == 0).all()     # (t, 0); x = L added
     cond = pde.conditions(Field(PeriodicWithInitialData(pde), pde.axes, "streams"), pts)
     assert cond["ic"].abs().max() < 1e-12
     assert cond["bc"].shape == (32, 4) and cond["bc"].abs().max() < 1e-9
@@ -122,8 +122,8 @@ def test_fast_snr_at_fourth_order_equals_the_naive_loop(make_cfg, tmp_path):
                           "pde.n_boundary=8", "pde.reference.modes=32", "pde.reference.n_t=11",
                           "pde.reference.dt=5e-4", "model.depth=2", "model.width=8",
                           "dtype=float64", "diagnostics.snr.batches=4", small=False), tmp_path)
-    fast = tr.objective.backward(0, update=True, capture=4).batch_moments
-    assert tr.objective.fast_capture
-    naive = BatchMoments.from_batches(tr.objective.batch_gradients(4))
+    fast = tr.loss.backward(0, update=True, capture=4).batch_moments
+    assert tr.loss.fast_capture
+    naive = BatchMoments.from_batches(tr.loss.batch_gradients(4))
     for f, n in zip([*fast.mean, *fast.var], [*naive.mean, *naive.var]):
         assert ((f - n).norm() / n.norm()).item() < 1e-8

@@ -10,8 +10,8 @@ by 1/100: t_end = 0.25 is the classical t <= 25, before the flow turns chaotic.
 Loss terms: ``res``, the residual at Latin hypercube points in (t, x); ``ic``, u(0, x) - u_0(x) at
 Latin hypercube points in x; ``bc``, periodicity of u and its first three x-derivatives (what a
 fourth-order equation needs), u^(j)(t, 0) - u^(j)(t, L), j = 0..3, at Latin hypercube times
-((N_b, 4)). A model with the exact periodic embedding (``model.periodic_axes=[1]``,
-``model.periods=[L]``) makes ``bc`` vanish identically.
+(the points are (t, 0); (N_b, 4)). The problem declares x periodic with period L, so a model with
+an exact periodic embedding gets it and makes ``bc`` vanish identically.
 
 Reference: pseudo-spectral ETDRK4 (:mod:`pinn_cli.reference.kuramoto_sivashinsky`).
 """
@@ -23,7 +23,7 @@ from typing import TypedDict
 import numpy as np
 import torch
 
-from pinn_cli.config.schema import Count, NonNeg, Positive
+from pinn_cli.schema import Count, NonNeg, Positive
 from pinn_cli.errors import ConfigError
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.kuramoto_sivashinsky import solve_kuramoto_sivashinsky
@@ -59,6 +59,7 @@ class KuramotoSivashinsky(PDE):
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.length, self.t_end = float(length), float(t_end)
         self.bounds = np.array([[0.0, self.t_end], [0.0, self.length]])
+        self.periodic = {"x": self.length}          # handed to models that embed periodic axes
         self.n_collocation, self.n_initial, self.n_boundary = n_collocation, n_initial, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0, "bc": 1.0})
         self.reference_params = {"modes": 256, "n_t": 101, "dt": 1e-4, **(reference or {})}
@@ -71,6 +72,9 @@ class KuramotoSivashinsky(PDE):
                               f"a divisor of the output interval t_end / (n_t - 1) = "
                               f"{self.t_end / (ref['n_t'] - 1):g}")
 
+    def point_counts(self):
+        return {"res": self.n_collocation, "ic": self.n_initial, "bc": self.n_boundary}
+
     def u0(self, x: torch.Tensor) -> torch.Tensor:
         theta = (2 * math.pi / self.length) * x
         return torch.cos(theta) * (1 + torch.sin(theta))
@@ -78,21 +82,21 @@ class KuramotoSivashinsky(PDE):
     def sample(self, rng):
         x_ic = self.latin_hypercube(self.n_initial, rng, self.bounds[1:])[:, 0]     # (N_ic,)
         t_bc = self.latin_hypercube(self.n_boundary, rng, self.bounds[:1])[:, 0]    # (N_b,)
-        ends = [np.stack([t_bc, np.full_like(t_bc, x)], axis=1) for x in (0.0, self.length)]
         return {"res": self.latin_hypercube(self.n_collocation, rng),              # (N, 2)
                 "ic": np.stack([np.zeros_like(x_ic), x_ic], axis=1),                # (N_ic, 2)
-                "bc": np.concatenate(ends)}                                         # (2 N_b, 2)
+                "bc": np.stack([t_bc, np.zeros_like(t_bc)], axis=1)}                # (N_b, 2), x = 0
 
     def residual(self, net, x):
         d = net.derivatives(x, ("u_t", "u_x", "u_xx", "u_xxxx"))
         return d.u_t + self.alpha * d.u * d.u_x + self.beta * d.u_xx + self.gamma * d.u_xxxx
 
     def conditions(self, net, points):
-        d = net.derivatives(points["bc"], ("u_x", "u_xx", "u_xxx"))
+        left = points["bc"]                                                         # (N_b, 2)
+        right = left + left.new_tensor([0.0, self.length])                          # x = L
+        d = net.derivatives(torch.cat([left, right]), ("u_x", "u_xx", "u_xxx"))
         ends = torch.stack([d.u, d.u_x, d.u_xx, d.u_xxx], dim=1)                  # (2 N_b, 4)
-        half = len(ends) // 2
         return {"ic": net(points["ic"]) - self.u0(points["ic"][:, 1]),
-                "bc": ends[:half] - ends[half:]}                                    # (N_b, 4)
+                "bc": ends[:len(left)] - ends[len(left):]}                          # (N_b, 4)
 
     def reference(self, cache):
         params = {"alpha": self.alpha, "beta": self.beta, "gamma": self.gamma,
