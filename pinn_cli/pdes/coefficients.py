@@ -74,7 +74,10 @@ class CoefficientField:
         """grad k at x (N, d) -> (N, d), the interpolant's slope (no graph)."""
         with torch.enable_grad():
             y = x.detach().requires_grad_(True)
-            return torch.autograd.grad(self(y).sum(), y)[0]
+            k = self(y)
+            if not k.requires_grad:                # nearest node: constant in every cell
+                return torch.zeros_like(y)
+            return torch.autograd.grad(k.sum(), y)[0]
 
     def numpy(self, x: np.ndarray) -> np.ndarray:
         """k at numpy points (N, d) -> (N,) (float64)."""
