@@ -91,6 +91,10 @@ class Reference:
             if np.shape(v) != shape:
                 raise ValueError(f"the reference's {name!r} has shape {np.shape(v)}, expected "
                                  f"{shape} (its {'grid' if self.is_grid else 'nodes'})")
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"the reference's {name!r} holds NaN or inf")
+        if self.nodes is not None and not np.all(np.isfinite(self.nodes)):
+            raise ValueError("the reference's nodes hold NaN or inf")
 
     @property
     def is_grid(self) -> bool:
