@@ -23,6 +23,12 @@ Sampling (all from the caller's ``np.random.Generator``, so the same seed gives 
   keeps the points of its operands' pieces that lie on its own boundary (a hole's inside the
   outer shape, with the normal reversed). Selecting from a uniform sample keeps it uniform.
 
+Written here (numpy and scipy's Latin hypercube, no new dependency) rather than taken from a
+geometry or PINN library: every draw must come from the generator the trainer passes to
+``sample(rng)`` (one seed fixes every point), a box must give exactly the Latin hypercube the
+shipped problems draw, and the normals must reach the PDE's conditions as tensors; the pieces
+above are all it takes (~500 lines with the shapes).
+
 Each piece belongs to a named *part* of the boundary (``name`` of a shape, or one name per face
 or edge), so that conditions can differ by part: ``domain.boundary(n, rng, part="hole")``.
 """
