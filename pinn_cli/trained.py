@@ -100,7 +100,8 @@ class TrainedModel:
         cache = ReferenceCache(reference_cache or self.config.get("reference_cache"))
         with _working_folder(self.path):
             ref = self.pde.reference(cache)
-        tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)  # noqa: E731
+        def tensor(a):
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
         errs = Evaluator(self.pde, self.field, ref, tensor, self.chunk).rel_l2()
         return {k: float(v) for k, v in errs.items()}
 

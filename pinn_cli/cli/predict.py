@@ -5,7 +5,8 @@ problem's axes (``x,y``; other columns are ignored), or without a header exactly
 axis in the problem's order; or an ``.npz``/``.mat``/HDF5 file with one array per axis (or one
 (N, d) array). VALUES gets a header and one row per point: the coordinates, each output, and
 what ``--derivatives`` and ``--observables`` ask for, each number as the shortest text that reads
-back as the same value (the values the API returns, exactly). Without ``-o`` the table goes to the standard output.
+back as the same value (the values the API returns, exactly). Without ``-o`` the table goes to the
+standard output.
 
     pinn-predict outputs/2026-11-28/14-03-11 points.csv -o values.csv --derivatives u_x,u_y
 
@@ -37,7 +38,8 @@ def read_points(path: Path, axes: tuple[str, ...]):
                              f"{len(axes)} ({', '.join(axes)}), or a header naming them")
         return table.rows
     if table.arrays is not None:
-        two = [np.asarray(v) for v in table.arrays.values() if np.ndim(v) == 2 and np.shape(v)[1] == len(axes)]
+        two = [np.asarray(v) for v in table.arrays.values()
+               if np.ndim(v) == 2 and np.shape(v)[1] == len(axes)]
         if len(two) == 1:
             return two[0].astype(float)
     raise ValueError(f"{path.name}: no columns named {', '.join(axes)} ({table.describe()})")

@@ -98,7 +98,8 @@ class Ball(Domain):
         self.center = np.asarray(center, dtype=float).reshape(-1)
         self.radius, self.name, self.dim = float(radius), name, len(self.center)
         if not (self.radius > 0 and math.isfinite(self.radius)) or not np.all(np.isfinite(self.center)):
-            raise ValueError(f"a ball needs a finite centre and a radius > 0, got {self.center.tolist()}, {radius}")
+            raise ValueError(f"a ball needs a finite centre and a radius > 0, got "
+                             f"{self.center.tolist()}, {radius}")
 
     @property
     def bbox(self) -> np.ndarray:

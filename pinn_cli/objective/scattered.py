@@ -68,7 +68,9 @@ class ScatteredInterpolant:
     def _locate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """-> (simplex of each point or -1 outside the hull (N,), nearest node (N,))."""
         near = self.tree.query(x)[1].astype(np.int64)
-        inside = self.tri.find_simplex(x).astype(np.int64) if self.tri is not None else -np.ones(len(x), np.int64)
+        if self.tri is None:
+            return -np.ones(len(x), np.int64), near
+        inside = self.tri.find_simplex(x).astype(np.int64)
         return inside, near
 
     def _on(self, device, dtype):
