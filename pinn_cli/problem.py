@@ -13,6 +13,10 @@ YAML sets it (a value other than null)::
     periodic_axes        indices of the coordinates in which the solution is periodic
     periods              the period of each of them
 
+The problem also carries the PDE's ``domain`` (a :class:`pinn_cli.geometry.Domain`, or None for
+the box ``bounds``): not a context key (no YAML value), but what the probes mask their maps to
+(``view.info.problem.domain``).
+
 So a model picks up Allen-Cahn's periodic x (``periodic_axes: null`` in its YAML) and the causal
 weighting finds t, where a user once had to write them again; a user can still set either.
 """
@@ -34,6 +38,7 @@ class Problem:
     bounds: tuple[tuple[float, float], ...]
     time_axis: int | None = None
     periodic: dict[int, float] = field(default_factory=dict)
+    domain: object = field(default=None, compare=False)
 
     @classmethod
     def of(cls, pde) -> "Problem":
@@ -43,7 +48,8 @@ class Problem:
         periodic = {axes.index(a): float(p) for a, p in dict(getattr(pde, "periodic", {})).items()}
         return cls(axes=axes, outputs=tuple(pde.outputs), terms=dict(pde.point_counts()),
                    bounds=tuple((float(lo), float(hi)) for lo, hi in pde.bounds),
-                   time_axis=pde.time_axis, periodic=periodic)
+                   time_axis=pde.time_axis, periodic=periodic,
+                   domain=getattr(pde, "domain", None))
 
     @property
     def in_dim(self) -> int:
@@ -52,6 +58,13 @@ class Problem:
     @property
     def out_dim(self) -> int:
         return len(self.outputs)
+
+    def inside(self, x: np.ndarray) -> np.ndarray:
+        """Whether each point of x (N, d) is in the domain (in the box ``bounds`` without one)."""
+        if self.domain is not None:
+            return self.domain.contains(x)
+        b = np.asarray(self.bounds)
+        return np.all((x >= b[:, 0]) & (x <= b[:, 1]), axis=1)
 
     def context(self) -> dict:
         """The values handed to constructor parameters of these names (:data:`CONTEXT`)."""

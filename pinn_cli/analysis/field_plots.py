@@ -5,6 +5,10 @@ group holds ``u`` and ``v``), the field is the speed sqrt(u^2 + v^2) in colour w
 (u, v) on top, and the error is that of the headline observable; otherwise both panels show the
 headline observable (the first name in ``/<group>_grid/names``). The first axis of the grid is
 drawn horizontally (x of the cavity and of Helmholtz, t of Allen-Cahn and Burgers).
+
+A group recorded at scattered nodes (a reference on mesh nodes: ``/<group>_grid/points`` and
+``/<group>_grid/triangles``) is drawn on that triangulation (linear in each triangle: none across
+a hole, which stays blank), a flow's direction as arrows at the nodes instead of streamlines.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.tri import Triangulation  # noqa: E402
 from scipy.interpolate import RegularGridInterpolator  # noqa: E402
 
 from pinn_cli.analysis.plots import _save  # noqa: E402
@@ -45,8 +50,53 @@ def _streamlines(ax, axes: list[np.ndarray], u: np.ndarray, v: np.ndarray) -> No
                   arrowsize=0.6)
 
 
+def _mesh(run, group: str) -> tuple[list[str], list[str], Triangulation]:
+    """(observable names, axis names, triangulation of the nodes) of a scattered group."""
+    def text(key):
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in run.static[f"{group}_grid/{key}"]]
+    pts = np.asarray(run.static[f"{group}_grid/points"], dtype=float)
+    tri = np.asarray(run.static[f"{group}_grid/triangles"], dtype=int).reshape(-1, 3)
+    return text("names"), text("axes"), Triangulation(pts[:, 0], pts[:, 1], tri if len(tri) else None)
+
+
+def mesh_figure(run, group: str, summary: dict, out: Path) -> Path | None:
+    """A scattered group at its last record: the field (speed with arrows for a flow) and the
+    error of the headline observable, on the stored triangulation."""
+    names, axis_names, tri = _mesh(run, group)
+    data = run.series[group]
+    head, i = names[0], -1
+    flow = "u" in names and "v" in names
+    if flow:
+        u, v = data["u"][i].astype(float), data["v"][i].astype(float)
+        value, label = np.hypot(u, v), "speed |(u, v)|"
+    else:
+        value, label = data[head][i].astype(float), head
+    error = data[f"{head}_error"][i].astype(float)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
+    im = a.tripcolor(tri, value, shading="gouraud", cmap="viridis")
+    if flow:
+        every = max(1, len(u) // 400)
+        a.quiver(tri.x[::every], tri.y[::every], u[::every], v[::every], color="white", width=0.003)
+    fig.colorbar(im, ax=a)
+    a.set_title(f"{label} at step {int(data['step'][i])}", fontsize=9)
+    im = b.tripcolor(tri, error, shading="gouraud", cmap="magma")
+    fig.colorbar(im, ax=b)
+    b.set_title(f"|{head} - reference| at step {int(data['step'][i])}", fontsize=9)
+    spans = [float(np.ptp(tri.x)), float(np.ptp(tri.y))]
+    for ax in (a, b):
+        ax.set_xlabel(axis_names[0])
+        ax.set_ylabel(axis_names[1])
+        ax.set_aspect("equal" if abs(spans[0] - spans[1]) <= 0.5 * max(spans) else "auto")
+    c = summary.get("config", {})
+    fig.suptitle(f"/{group}: {c.get('label')} seed {c.get('seed')} ({len(tri.x)} nodes)", fontsize=10)
+    name = "velocity.png" if flow else f"{group}.png"
+    return _save(fig, out / (name if group == "field_map" else f"{group}_{name}"))
+
+
 def field_figure(run, group: str, summary: dict, out: Path) -> Path | None:
     """The velocity field (or the headline observable) and its error at the last record."""
+    if f"{group}_grid/points" in run.static:
+        return mesh_figure(run, group, summary, out)
     names, axis_names, axes = _grid(run, group)
     data = run.series[group]
     head, i = names[0], -1

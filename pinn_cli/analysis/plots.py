@@ -126,8 +126,11 @@ def residual_maps_figure(run, summary: dict, out: Path):
     picks = [(label, int(np.argmin(np.abs(rm["step"] - s)))) for label, s in wanted if s is not None]
     fig, axs = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.6), squeeze=False)
     for ax, (label, i) in zip(axs[0], picks):
-        im = ax.pcolormesh(axes[1], axes[0], rm["map"][i], shading="auto",
-                           norm=matplotlib.colors.LogNorm(vmin=max(rm["map"][i].min(), 1e-12)))
+        # NaN outside a domain that is not a box (a hole): left blank
+        values = np.ma.masked_invalid(rm["map"][i])
+        low = float(values.min()) if values.count() else 1.0
+        im = ax.pcolormesh(axes[1], axes[0], values, shading="auto",
+                           norm=matplotlib.colors.LogNorm(vmin=max(low, 1e-12)))
         ax.set_xlabel(names[1])
         ax.set_ylabel(names[0])
         ax.set_title(f"|r| at step {int(rm['step'][i])} ({label})", fontsize=9)

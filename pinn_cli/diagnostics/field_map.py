@@ -10,11 +10,18 @@ The sub-grid keeps every s-th node of the reference grid's axes (at most ``grid`
 first and last node included), so the reference values there are exact, with no interpolation.
 Static datasets: the sub-grid axes in ``/<group>_grid/<axis>``, the axis names in input order in
 ``/<group>_grid/axes`` and the observable names, headline first, in ``/<group>_grid/names``.
+
+A reference at scattered nodes (mesh nodes) is recorded at (at most ``grid[0] * grid[1]``, evenly
+spread in the nodes' order) of its own nodes: fields (k, M'), the nodes in
+``/<group>_grid/points`` (M', 2) and a triangulation of them in ``/<group>_grid/triangles``
+(T, 3): the Delaunay triangles whose centroid lies in the problem's domain (none across a hole or
+a re-entrant corner), which pinn-analyze draws the fields on.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.spatial import Delaunay, QhullError
 
 from pinn_cli.schema import Count
 from pinn_cli.diagnostics.base import Probe
@@ -51,7 +58,8 @@ class FieldMapProbe(Probe):
     def __init__(self, grid: list[Count] | None = None, **cadence):
         super().__init__(**cadence)
         self.most = tuple(int(n) for n in (grid or [65, 65]))
-        self.layout = None         # (names, axes, points (M', 2), reference values {name: (M',)})
+        self.layout = None         # (names, axes or None, points (M', 2), reference {name: (M',)})
+        self.mesh = None           # scattered: (nodes (M', 2), triangles (T, 3))
 
     def check(self, problem):
         if problem.in_dim != 2:
@@ -62,7 +70,10 @@ class FieldMapProbe(Probe):
                               "two integers >= 2 (the most points per axis)")
 
     def _layout(self, view):
-        """Sub-grid axes, points and the reference there, from the reference's grid (once)."""
+        """Sub-grid axes, points and the reference there, from the reference's grid (once); for
+        a scattered reference, a subset of its nodes and their triangulation."""
+        if self.layout is None and view.info.reference_axes is None:
+            self.layout = self._scattered(view)
         if self.layout is None:
             info = view.info
             full = grid_axes(info.reference_points.detach().cpu().double().numpy())
@@ -74,9 +85,27 @@ class FieldMapProbe(Probe):
                            info.reference_points[rows], ref)
         return self.layout
 
+    def _scattered(self, view):
+        info = view.info
+        rows = subsample(len(info.reference_points), self.most[0] * self.most[1])     # (M',)
+        nodes = info.reference_points[torch.as_tensor(rows, device=info.reference_points.device)]
+        xy = nodes.detach().cpu().double().numpy()                                    # (M', 2)
+        try:
+            tri = Delaunay(xy).simplices                                               # (T, 3)
+        except QhullError:
+            tri = np.zeros((0, 3), dtype=np.int64)
+        keep = info.problem.inside(xy[tri].mean(axis=1)) if len(tri) else np.zeros(0, bool)
+        self.mesh = (xy, tri[keep].astype(np.int64))
+        ref = {k: v[torch.as_tensor(rows, device=v.device)] for k, v in info.reference_values.items()}
+        return list(info.observables), None, nodes, ref
+
+    def _shape(self, view) -> tuple[int, ...]:
+        names, axes, points, _ = self._layout(view)
+        return (len(points),) if axes is None else tuple(len(a) for a in axes)
+
     def spec(self, view):
         names, axes, _, _ = self._layout(view)
-        shape = tuple(len(a) for a in axes)
+        shape = self._shape(view)
         fields = {}
         for k in names:
             fields.update({k: (shape, "f4"), f"{k}_error": (shape, "f4")})
@@ -85,7 +114,11 @@ class FieldMapProbe(Probe):
     def static(self, view):
         names, axes, _, _ = self._layout(view)
         problem_axes = view.info.problem.axes
-        out = {f"{self.group}_grid/{a}": ax for a, ax in zip(problem_axes, axes)}
+        if axes is None:
+            out = {f"{self.group}_grid/points": self.mesh[0],
+                   f"{self.group}_grid/triangles": self.mesh[1]}
+        else:
+            out = {f"{self.group}_grid/{a}": ax for a, ax in zip(problem_axes, axes)}
         out[f"{self.group}_grid/axes"] = np.array([a.encode() for a in problem_axes])
         out[f"{self.group}_grid/names"] = np.array([k.encode() for k in names])
         return out
@@ -100,7 +133,6 @@ class FieldMapProbe(Probe):
         return out
 
     def record(self, view, state):
-        names, axes, _, _ = self._layout(view)
-        shape = tuple(len(a) for a in axes)
+        shape = self._shape(view)
         flat = torch.stack(list(state.before[self.group].values())).float().cpu().numpy()
         return {k: v.reshape(shape) for k, v in zip(state.before[self.group], flat)}

@@ -120,7 +120,9 @@ def auto_batches(n: int) -> int:
 
 class ResidualProbe(Probe):
     """/residual: homogeneity of |r| at the collocation points, and of the weighting's per-point
-    weights of the residual term (NaN without them).
+    weights of the residual term (NaN without them). The cells are those of the bounding box
+    ``bounds``; only cells holding points count, so the cells of a non-box domain's bounding box
+    that lie outside it (a hole) leave the measure unchanged.
 
     Args:
         bins: cells per axis of the homogeneity grid.
@@ -143,7 +145,9 @@ class ResidualProbe(Probe):
 
 
 class ResidualMapProbe(Probe):
-    """/residual_map: |r| on a regular grid over a 2-D domain (axes in /grid), gzip-compressed.
+    """/residual_map: |r| on a regular grid over the domain's bounding box (axes in /grid),
+    gzip-compressed; NaN at the grid points outside a domain that is not a box (the problem's
+    ``domain``: a hole, the cut corner of an L-shape), where the residual is not evaluated.
 
     Args:
         grid: points per axis, one integer per input coordinate.
@@ -153,6 +157,7 @@ class ResidualMapProbe(Probe):
         super().__init__(**cadence)
         self.shape = tuple(int(n) for n in (grid or [64, 64]))
         self.points = None
+        self.inside = None         # rows of the grid in the domain (None: all, a box)
 
     def check(self, problem):
         d = problem.in_dim
@@ -173,9 +178,17 @@ class ResidualMapProbe(Probe):
 
     def before(self, view, step):
         if self.points is None:
-            self.points = view.tensor(grid_points(view.evaluation_grid(self.shape)))   # (M, d)
+            grid = grid_points(view.evaluation_grid(self.shape))                        # (M, d)
+            if view.info.problem.domain is not None:
+                self.inside = torch.as_tensor(view.info.problem.inside(grid), device=view.info.device)
+                grid = grid[self.inside.cpu().numpy()]                                  # (M_in, d)
+            self.points = view.tensor(grid)
         parts = [magnitude(view.residual(x)) for x in self.points.split(view.info.chunk)]
-        return torch.cat(parts).reshape(self.shape)
+        values = torch.cat(parts)                                                       # (M_in,)
+        if self.inside is not None:
+            full = values.new_full((math.prod(self.shape),), float("nan"))              # (M,)
+            values = full.masked_scatter(self.inside, values)
+        return values.reshape(self.shape)
 
     def record(self, view, state):
         return {"map": state.before[self.group].float().cpu().numpy()}

@@ -10,7 +10,9 @@ I[u] equals u at the grid nodes, and for a u with bounded second derivatives
     |I[u](x) - u(x)| <= (1 / 8) sum_j h_j^2 max |d^2 u / dx_j^2|,     h_j the largest spacing of axis j.
 
 Coordinates outside the grid are clamped to it. The axes may be unevenly spaced (strictly
-increasing); the tables are moved to each caller's device and dtype once and kept.
+increasing); the tables are moved to each caller's device and dtype once and kept. With
+``graph=True`` the values carry the graph of x: inside a cell dI/dx_j is the multilinear slope
+(the difference of the cell's faces over h_j), zero where x is clamped.
 """
 from __future__ import annotations
 
@@ -52,10 +54,10 @@ class GridInterpolant:
                                  {k: as_t(v.ravel()) for k, v in self.values.items()})
         return self._tables[key]
 
-    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """I[u] at x (N, d) -> {name: (N,)}, without a graph."""
+    def __call__(self, x: torch.Tensor, graph: bool = False) -> dict[str, torch.Tensor]:
+        """I[u] at x (N, d) -> {name: (N,)}; without a graph unless ``graph``."""
         axes, flat = self._on(x.device, x.dtype)
-        x = x.detach()
+        x = x if graph else x.detach()
         base, frac = 0, []
         for j, a in enumerate(axes):
             xj = x[:, j].clamp(a[0], a[-1]).contiguous()                            # (N,)

@@ -7,9 +7,12 @@ holds (``pde.observables``: the solution components by default; speed, u and v f
 
     e(x) = o_theta(x) - I[o_ref](x)          (N,) for one observable, (N, q) for q of them,
 
-with I the multilinear interpolant of the reference grid (:mod:`pinn_cli.objective.interpolate`;
-exact at the grid nodes, where the rel-L2 is evaluated). The condition terms are dropped. Points,
-network, optimizer, weighting, SNR, residual maps, entropy and the evaluation are unchanged.
+with I the multilinear interpolant of a reference on a grid (:mod:`pinn_cli.objective.interpolate`)
+or the piecewise-linear interpolant on the Delaunay triangulation of a reference at scattered
+nodes (:mod:`pinn_cli.objective.scattered`; the nearest node's value outside their hull): both
+exact at the reference's points, where the rel-L2 is evaluated. The condition terms are dropped.
+Points, domain, network, optimizer, weighting, SNR, residual maps, entropy and the evaluation are
+unchanged.
 
 The reference is computed (or read from the cache) the first time it is needed, never on the
 ``meta`` device of the command-line pre-check; a PDE without one is refused with a ConfigError
@@ -21,6 +24,7 @@ import torch
 
 from pinn_cli.errors import ConfigError
 from pinn_cli.objective.interpolate import GridInterpolant
+from pinn_cli.objective.scattered import ScatteredInterpolant
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.cache import ReferenceCache
 
@@ -34,12 +38,13 @@ class RegressionProblem(PDE):
     def __init__(self, pde: PDE, reference_cache: str | None = None):
         self.pde = pde
         self.axes, self.outputs, self.bounds = pde.axes, pde.outputs, pde.bounds
+        self.domain = pde.domain
         self.periodic = dict(pde.periodic)
         self.n_collocation = pde.n_collocation
         self.loss_weights = {"res": float(pde.loss_weights.get("res", 1.0))}
         self.cache = ReferenceCache(reference_cache)
         self._reference: Reference | None = None
-        self._target: GridInterpolant | None = None
+        self._target: GridInterpolant | ScatteredInterpolant | None = None
 
     def __getattr__(self, name):
         """The wrapped PDE's own attributes (``t_end``, ``re``, ...)."""
@@ -82,14 +87,16 @@ class RegressionProblem(PDE):
             except NotImplementedError:
                 ref = None
             if not isinstance(ref, Reference):
-                raise ConfigError("objective", "regression", f"a PDE with a reference solution on a "
-                                  f"grid ({type(self.pde).__name__} has none to fit)")
+                raise ConfigError("objective", "regression", f"a PDE with a reference solution "
+                                  f"({type(self.pde).__name__} has none to fit)")
             self._reference = ref
         return self._reference
 
-    def target(self) -> GridInterpolant:
-        """The interpolant of every observable the reference holds."""
+    def target(self) -> GridInterpolant | ScatteredInterpolant:
+        """The interpolant of every observable the reference holds (grid or scattered)."""
         if self._target is None:
             ref = self.reference()
-            self._target = GridInterpolant(ref.axes, ref.named(self.outputs[0]))
+            values = ref.named(self.outputs[0])
+            self._target = (GridInterpolant(ref.axes, values) if ref.is_grid
+                            else ScatteredInterpolant(ref.nodes, values, "linear"))
         return self._target

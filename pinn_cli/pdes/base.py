@@ -8,7 +8,12 @@ for the reference at evaluation time.
 - ``axes``: input coordinate names, single letters, in the network's input order (``("t", "x")``).
 - ``outputs``: solution component names, in the network's output order (``("u",)``, or
   ``("psi", "p")`` for a stream function and a pressure); the model gets ``len(outputs)`` outputs.
-- ``bounds`` (d, 2): the domain box (residual maps and homogeneity bin it).
+- ``bounds`` (d, 2): the domain box, or the bounding box of ``domain`` (residual maps cover it and
+  homogeneity bins it).
+- ``domain`` (optional): a :class:`pinn_cli.geometry.Domain` when the domain is not the box
+  ``bounds`` (a square with holes, an L-shape, a space-time cylinder); its samplers give the
+  points of ``sample``, its ``normal`` the outward normals of Neumann/Robin conditions, and the
+  residual maps and field figures are masked to it. ``bounds`` defaults to its bounding box.
 - ``time_axis``: the index of the time coordinate (default: the axis named ``t``, or None);
   ``periodic``: ``{axis name: period}`` of the coordinates the solution is periodic in (default
   none). Both reach the other plugins through :class:`pinn_cli.problem.Problem`.
@@ -19,13 +24,16 @@ for the reference at evaluation time.
 - ``residual(field, x)``: the interior residual at x (N, d), (N,) or (N, q) for q equations at
   the same points (the two momentum equations of a flow); zero for the exact solution.
 - ``conditions(field, points)``: ``{term: (N_k,) or (N_k, q)}`` for the other keys of ``sample``.
-- ``loss_weights``: ``{term: w_k}`` for ``res`` and every condition term. The loss is
+- ``loss_weights``: ``{term: w_k}`` for ``res`` and every condition term; a term it leaves out
+  weighs 1 (list every term in the PDE's YAML so that ``pinn-train --cfg job`` shows them). The
+  loss is
 
       L = sum_k w_k (1 / N_k) sum_i sum_q rho((W[e_k])_iq)
 
   with ``W`` the weighting scheme (identity without one) and rho the objective's pointwise loss
   (e^2 by default; ``objective.loss``).
-- ``reference(cache)``: a :class:`Reference` on a grid; ``observables(field, x)`` computes from the
+- ``reference(cache)``: a :class:`Reference` on a grid or at scattered nodes (read from a file:
+  :func:`pinn_cli.reference.data.load_reference`); ``observables(field, x)`` computes from the
   network the quantities it holds (default: each solution component), the first one being the
   one whose relative L2 error is *the* error of the run. Called with grad enabled, the
   observables carry the graph (``objective=regression`` fits them to the reference).
@@ -47,25 +55,68 @@ from pinn_cli.problem import grid_points
 
 @dataclass
 class Reference:
-    """A reference solution on a tensor-product grid.
+    """A reference solution: values on a tensor-product grid, or at scattered points.
 
-    Attributes:
-        axes: one 1-D array per input coordinate, in the network's input order.
-        values: the reference on the grid, shape ``tuple(len(a) for a in axes)``
-            (``indexing="ij"``): one array (named after the first solution component), or a dict
-            of named arrays, the first one the run's headline error.
+    Exactly one of ``axes`` and ``nodes`` is given:
+
+    - ``axes``: one strictly increasing 1-D array per input coordinate, in the network's input
+      order; every array of ``values`` has the grid's shape ``tuple(len(a) for a in axes)``
+      (``indexing="ij"``);
+    - ``nodes``: the points (M, d) where the reference is known (finite-element mesh nodes,
+      sensor positions, the snapshots of a simulation as (t, x, y) rows); every array of
+      ``values`` has shape (M,).
+
+    ``values``: one array (named after the first solution component), or a dict of named arrays,
+    the first one the run's headline error. Every consumer (the evaluation and its rel-L2 per
+    observable, ``objective=regression``, the field maps and their figures) takes either kind;
+    :mod:`pinn_cli.reference.data` reads one from a file.
     """
 
-    axes: list[np.ndarray]
-    values: np.ndarray | dict[str, np.ndarray]
+    axes: list[np.ndarray] | None = None
+    values: np.ndarray | dict[str, np.ndarray] | None = None
+    nodes: np.ndarray | None = None
+
+    def __post_init__(self):
+        if (self.axes is None) == (self.nodes is None):
+            raise ValueError("a Reference takes either axes (a grid) or nodes (scattered points), "
+                             "exactly one of them")
+        if self.values is None:
+            raise ValueError("a Reference needs values")
+        if self.nodes is not None:
+            self.nodes = np.asarray(self.nodes, dtype=float)
+            if self.nodes.ndim != 2 or not len(self.nodes):
+                raise ValueError(f"a Reference's nodes must be (M, d) points, got shape {self.nodes.shape}")
+        shape = self.shape
+        for name, v in self.named("u").items():
+            if np.shape(v) != shape:
+                raise ValueError(f"the reference's {name!r} has shape {np.shape(v)}, expected "
+                                 f"{shape} (its {'grid' if self.is_grid else 'nodes'})")
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"the reference's {name!r} holds NaN or inf")
+        if self.nodes is not None and not np.all(np.isfinite(self.nodes)):
+            raise ValueError("the reference's nodes hold NaN or inf")
+
+    @property
+    def is_grid(self) -> bool:
+        return self.axes is not None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of each array of values: the grid's, or (M,)."""
+        return tuple(len(a) for a in self.axes) if self.is_grid else (len(self.nodes),)
 
     def named(self, default: str) -> dict[str, np.ndarray]:
-        """The values as ``{name: array}``."""
+        """The values as ``{name: array}`` (each of :attr:`shape`)."""
         return dict(self.values) if isinstance(self.values, dict) else {default: self.values}
 
+    def flat(self, default: str) -> dict[str, np.ndarray]:
+        """The values as ``{name: (M,)}``, in the order of :meth:`points`."""
+        return {k: np.asarray(v).ravel() for k, v in self.named(default).items()}
+
     def points(self) -> np.ndarray:
-        """The grid as network inputs, shape (M, d), M = prod(len(a) for a in axes)."""
-        return grid_points(self.axes)
+        """Where the values are, as network inputs (M, d): the grid's nodes
+        (M = prod(len(a) for a in axes), ``indexing="ij"``) or the scattered nodes."""
+        return grid_points(self.axes) if self.is_grid else self.nodes
 
 
 class PDE(ABC):
@@ -73,14 +124,15 @@ class PDE(ABC):
 
     Attributes set by subclasses:
         axes: coordinate names in the network's input order, e.g. ``("t", "x")``.
-        bounds: (d, 2) array of [low, high] per coordinate.
+        bounds: (d, 2) array of [low, high] per coordinate (default: ``domain``'s bounding box).
+        domain: a :class:`pinn_cli.geometry.Domain`, or None for the box ``bounds``.
         n_collocation: number of interior (residual) points.
         loss_weights: weight of each named loss term, e.g. ``{"res": 1.0, "ic": 1.0}``.
     """
 
     axes: tuple[str, ...]
     outputs: tuple[str, ...] = ("u",)
-    bounds: np.ndarray
+    domain = None
     n_collocation: int
     loss_weights: dict[str, float]
     periodic: dict[str, float] = {}
@@ -88,6 +140,26 @@ class PDE(ABC):
     @property
     def dim(self) -> int:
         return len(self.axes)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(d, 2) [low, high] per coordinate: as set, else the domain's bounding box."""
+        if "_bounds" in self.__dict__:
+            return self.__dict__["_bounds"]
+        if self.domain is not None:
+            return self.domain.bbox
+        raise AttributeError(f"{type(self).__name__} sets neither bounds nor domain")
+
+    @bounds.setter
+    def bounds(self, value) -> None:
+        self.__dict__["_bounds"] = np.asarray(value, dtype=float)
+
+    def inside(self, x: np.ndarray) -> np.ndarray:
+        """Whether each point of x (N, d) is in the domain (the box ``bounds`` without one): bool (N,)."""
+        if self.domain is not None:
+            return self.domain.contains(x)
+        b = self.bounds
+        return np.all((x >= b[:, 0]) & (x <= b[:, 1]), axis=1)
 
     @property
     def time_axis(self) -> int | None:

@@ -122,6 +122,7 @@ def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
             check_model_memory(instantiate(cfg.model, "model", context), dtype)
         with torch.device(device):
             objs["model"] = instantiate(cfg.model, "model", context).to(dtype)
+        _finite_parameters(objs["model"], cfg)
     except (MemoryError, RuntimeError) as e:
         if isinstance(e, RuntimeError) and "memory" not in str(e).lower():
             raise PluginError("model", cfg.model.get("_target_"), e) from e
@@ -142,6 +143,15 @@ def _contract(group, obj, cfg) -> None:
     if not isinstance(obj, base):
         raise ConfigError(f"{group}._target_", cfg[group].get("_target_"),
                           f"a subclass of {base.__module__}.{base.__name__}")
+
+
+def _finite_parameters(model, cfg) -> None:
+    """A model whose initial parameters hold NaN or inf (a bad initialisation, a division by a
+    zero width) is refused as the model's fault, before the first step turns it into a NaN loss."""
+    for name, p in model.named_parameters():
+        if not p.is_meta and not bool(torch.isfinite(p).all()):
+            raise PluginError("model", cfg.model.get("_target_"), ValueError(
+                f"its parameter {name!r} holds NaN or inf after construction"))
 
 
 def _checked(fn, group: str, cfg):

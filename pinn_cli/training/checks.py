@@ -4,7 +4,10 @@ A PDE written by a user can return a residual of the wrong shape, ask for a deri
 output it does not have, or raise on its own; found at the first step, such a mistake used to end
 in a traceback (or, with diagnostics off, to train on half the points). ``check_outputs``
 evaluates the residual and every condition term on the first few points of each term, once, and
-turns what is wrong into one line naming the PDE (exit 2, before training).
+turns what is wrong into one line naming the PDE (exit 2, before training). So are points that are
+NaN or inf (a sampler fed a bad coefficient), and a residual or condition that is NaN or inf where
+the network itself is finite (a coefficient read as NaN from a data file, a division by zero): the
+loss would be NaN at the first step, and the run would end as diverged with the cause unsaid.
 """
 from __future__ import annotations
 
@@ -17,6 +20,12 @@ FEW = 4
 
 def check_outputs(pde, field, points: dict, target: str) -> None:
     """Residual (n,) or (n, q) at n = FEW interior points; each condition term likewise."""
+    for term, v in points.items():
+        bad = (~torch.isfinite(v).all(dim=1)).nonzero()
+        if len(bad):
+            raise PluginError("pde", target, ValueError(
+                f"its sample() gave NaN or inf points in term {term!r} ({len(bad)} of {len(v)}, "
+                f"first at row {int(bad[0])})"))
     few = {k: v[:FEW] for k, v in points.items()}
     try:
         with torch.enable_grad():
@@ -37,3 +46,12 @@ def check_outputs(pde, field, points: dict, target: str) -> None:
         raise PluginError("pde", target, ValueError(
             f"conditions() returned terms {sorted(conds)} for the sampled terms "
             f"{sorted(set(points) - {'res'})}"))
+    for term, r in shapes.items():
+        if not bool(torch.isfinite(r).all()):
+            with torch.no_grad():
+                net_ok = bool(torch.isfinite(field(few[term])).all())
+            if net_ok:
+                what = "residual" if term == "res" else f"condition term {term!r}"
+                raise PluginError("pde", target, ValueError(
+                    f"its {what} is NaN or inf at the first {len(few[term])} points while the "
+                    "network is finite there (a coefficient, source or data value?)"))

@@ -3,9 +3,12 @@
 For each observable o the reference holds (the PDE's ``observables``: the solution components by
 default, e.g. the velocity magnitude for a flow),
 
-    rel_l2(o) = ||o_theta - o_ref||_2 / ||o_ref||_2     over the reference grid,
+    rel_l2(o) = ||o_theta - o_ref||_2 / ||o_ref||_2     over the reference's points,
 
-the first observable's being the run's headline error (``rel_l2`` in the run file).
+the first observable's being the run's headline error (``rel_l2`` in the run file). The points are
+the grid's nodes for a reference on a grid, the given nodes for a scattered one (mesh nodes,
+sensors): the same sum over points either way, so a grid and the same points given as scattered
+nodes give the same error.
 """
 from __future__ import annotations
 
@@ -16,18 +19,18 @@ class Evaluator:
     """Args:
         pde: the problem; ``pde.observables(field, x)`` computes what the reference holds.
         field: the network as a field.
-        reference: a :class:`pinn_cli.pdes.base.Reference`.
+        reference: a :class:`pinn_cli.pdes.base.Reference` (on a grid or at scattered nodes).
         tensor: numpy -> tensor on the run's device and dtype.
         chunk: points per evaluation pass.
     """
 
     def __init__(self, pde, field, reference, tensor, chunk: int = 1 << 16):
         self.pde, self.field, self.chunk = pde, field, chunk
-        values = reference.named(pde.outputs[0])
+        values = reference.flat(pde.outputs[0])
         self.names = list(values)
-        self.axes = list(reference.axes)          # the grid's axes
+        self.axes = list(reference.axes) if reference.is_grid else None     # the grid's axes
         self.points = tensor(reference.points())                                   # (M, d)
-        self.values = {k: tensor(v.ravel()) for k, v in values.items()}            # (M,) each
+        self.values = {k: tensor(v) for k, v in values.items()}                    # (M,) each
 
     @torch.no_grad()
     def rel_l2(self) -> dict[str, torch.Tensor]:
