@@ -33,9 +33,9 @@ import yaml
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import PinnError
+from pinn_cli.training.validate import DTYPES
 
 CHECKPOINTS = {"last": Path("checkpoints") / "last.pt", "best": Path("checkpoints") / "best.pt"}
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class TrainedModel:
@@ -119,6 +119,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
     from pinn_cli.models.fields import Field
     from pinn_cli.problem import Problem
     from pinn_cli.training.build import instantiate
+    from pinn_cli.training.trainer import field_engine
 
     path = Path(run)
     if not path.exists():
@@ -145,8 +146,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         raise PinnError(f"{path}: its parameters do not fit the model its config builds "
                         f"({str(e).splitlines()[0]})") from None
     model.eval()
-    engine = "streams" if cfg.get("engine") == "streams" or cfg.get("compile") else "autograd"
-    field = Field(model, pde.axes, engine, False, pde.outputs)
+    field = Field(model, pde.axes, field_engine(cfg), False, pde.outputs)
     chunk = cfg.get("chunk_size", "auto")
     chunk = (4096 if device.type == "cpu" else 1 << 16) if chunk in ("auto", None, 0) else int(chunk)
     return TrainedModel(pde=pde, model=model, field=field, config=cfg, step=int(state["step"]),

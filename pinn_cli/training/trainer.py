@@ -59,6 +59,14 @@ def _positions(model) -> list[int]:
     return [where[id(w)] for w in model.weight_matrices()]
 
 
+def field_engine(cfg) -> str:
+    """The field's engine for a run's config. engine=auto: nested autograd for derivatives up to
+    second order on ordinary steps (fastest and leanest measured on a CPU), derivative streams from
+    third order and on every SNR step, whose backward then yields every batch gradient
+    (scripts/bench_orders.py). compile=true: the streams under torch.compile on ordinary steps."""
+    return "streams" if cfg.get("compile") else cfg.get("engine", "auto")
+
+
 def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -86,12 +94,7 @@ class Trainer:
         self.problem = parts.problem
         self.optimizer_spec = parts.optimizer
         self.recorder = parts.diagnostics.recorder(cfg.eval_every)
-        # engine=auto: nested autograd for derivatives up to second order on ordinary steps
-        # (fastest and leanest measured on a CPU), derivative streams from third order and on
-        # every SNR step, whose backward then yields every batch gradient (scripts/bench_orders.py).
-        # compile=true: the streams under torch.compile on ordinary steps.
-        step_engine = "streams" if cfg.compile else cfg.engine
-        self.field = Field(self.model, self.pde.axes, step_engine, cfg.compile, self.pde.outputs)
+        self.field = Field(self.model, self.pde.axes, field_engine(cfg), cfg.compile, self.pde.outputs)
         target = cfg.pde.get("_target_")
         try:
             points = self.pde.sample(np.random.default_rng(cfg.seed))
