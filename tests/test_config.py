@@ -23,7 +23,9 @@ CHOICES = [(g, o) for g in GROUPS if g != "experiment" for o in options(g)]
 @pytest.mark.parametrize("group,option", CHOICES)
 def test_every_option_composes_and_instantiates(make_cfg, group, option):
     extra = ["pde.n_collocation=25600"] if group == "diagnostics" else []
-    extra += ["pde=burgers"] if (group, option) == ("weighting", "causal") else []   # needs time
+    extra += {("weighting", "causal"): ["pde=burgers"],                   # these need time, or a re
+              ("strategy", "time_marching"): ["pde=burgers"],
+              ("strategy", "continuation"): ["pde=lid_driven_cavity"]}.get((group, option), [])
     cfg = make_cfg(f"{group}={option}", *extra, small=group not in ("model", "diagnostics"))
     obj = getattr(check_config(cfg), group)
     assert type(obj).__module__.startswith(("pinn_cli", "torch"))

@@ -267,7 +267,7 @@ BAD_VALUES = _option_nodes()
 
 def test_the_generator_covers_every_group():
     assert {c[1].split(".")[0] for c in BAD_VALUES} == {"pde", "model", "optimizer", "weighting", "objective",
-                                                          "diagnostics"}
+                                                          "diagnostics", "sampling", "strategy"}
     assert len(BAD_VALUES) > 200
 
 
