@@ -59,29 +59,35 @@ def _mesh(run, group: str) -> tuple[list[str], list[str], Triangulation]:
     return text("names"), text("axes"), Triangulation(pts[:, 0], pts[:, 1], tri if len(tri) else None)
 
 
+def _last(data: dict, names: list[str]):
+    """The last record of a field group: (headline name, is a flow, u, v, the value to draw
+    (the speed of a flow, else the headline observable), its label, the headline's error)."""
+    head = names[0]
+    flow = "u" in names and "v" in names
+    u = v = None
+    if flow:
+        u, v = data["u"][-1].astype(float), data["v"][-1].astype(float)
+        value, label = np.hypot(u, v), "speed |(u, v)|"
+    else:
+        value, label = data[head][-1].astype(float), head
+    return head, flow, u, v, value, label, data[f"{head}_error"][-1].astype(float)
+
+
 def mesh_figure(run, group: str, summary: dict, out: Path) -> Path | None:
     """A scattered group at its last record: the field (speed with arrows for a flow) and the
     error of the headline observable, on the stored triangulation."""
     names, axis_names, tri = _mesh(run, group)
-    data = run.series[group]
-    head, i = names[0], -1
-    flow = "u" in names and "v" in names
-    if flow:
-        u, v = data["u"][i].astype(float), data["v"][i].astype(float)
-        value, label = np.hypot(u, v), "speed |(u, v)|"
-    else:
-        value, label = data[head][i].astype(float), head
-    error = data[f"{head}_error"][i].astype(float)
+    head, flow, u, v, value, label, error = _last(run.series[group], names)
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
     im = a.tripcolor(tri, value, shading="gouraud", cmap="viridis")
     if flow:
         every = max(1, len(u) // 400)
         a.quiver(tri.x[::every], tri.y[::every], u[::every], v[::every], color="white", width=0.003)
     fig.colorbar(im, ax=a)
-    a.set_title(f"{label} at step {int(data['step'][i])}", fontsize=9)
+    a.set_title(f"{label} at step {int(run.series[group]['step'][-1])}", fontsize=9)
     im = b.tripcolor(tri, error, shading="gouraud", cmap="magma")
     fig.colorbar(im, ax=b)
-    b.set_title(f"|{head} - reference| at step {int(data['step'][i])}", fontsize=9)
+    b.set_title(f"|{head} - reference| at step {int(run.series[group]['step'][-1])}", fontsize=9)
     spans = [float(np.ptp(tri.x)), float(np.ptp(tri.y))]
     for ax in (a, b):
         ax.set_xlabel(axis_names[0])
@@ -98,25 +104,17 @@ def field_figure(run, group: str, summary: dict, out: Path) -> Path | None:
     if f"{group}_grid/points" in run.static:
         return mesh_figure(run, group, summary, out)
     names, axis_names, axes = _grid(run, group)
-    data = run.series[group]
-    head, i = names[0], -1
-    flow = "u" in names and "v" in names
-    if flow:
-        u, v = data["u"][i].astype(float), data["v"][i].astype(float)
-        value, label = np.hypot(u, v), "speed |(u, v)|"
-    else:
-        value, label = data[head][i], head
-    error = data[f"{head}_error"][i]
+    head, flow, u, v, value, label, error = _last(run.series[group], names)
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
     extent = dict(shading="auto")
     im = a.pcolormesh(axes[0], axes[1], value.T, cmap="viridis", **extent)
     if flow:
         _streamlines(a, axes, u, v)
     fig.colorbar(im, ax=a)
-    a.set_title(f"{label} at step {int(data['step'][i])}", fontsize=9)
+    a.set_title(f"{label} at step {int(run.series[group]['step'][-1])}", fontsize=9)
     im = b.pcolormesh(axes[0], axes[1], error.T, cmap="magma", **extent)
     fig.colorbar(im, ax=b)
-    b.set_title(f"|{head} - reference| at step {int(data['step'][i])}", fontsize=9)
+    b.set_title(f"|{head} - reference| at step {int(run.series[group]['step'][-1])}", fontsize=9)
     for ax in (a, b):
         ax.set_xlabel(axis_names[0])
         ax.set_ylabel(axis_names[1])
