@@ -29,12 +29,12 @@ CAVITY = ["pde=lid_driven_cavity", "pde.re=100", "pde.n_boundary=64", "pde.refer
 MODELS = {
     "mlp": ["model=mlp"],
     "fourier_mlp": ["model=fourier_mlp"],
-    "fourier_mlp rwf": ["model=fourier_mlp", "model.rwf=true"],
+    "fourier_mlp rwf": ["model=fourier_mlp", "model.rwf.enabled=true"],
     "modified_mlp": ["model=modified_mlp"],
-    "modified_mlp fourier rwf": ["model=modified_mlp", "model.features=32", "model.rwf=true"],
+    "modified_mlp fourier rwf": ["model=modified_mlp", "model.embedding.features=32", "model.rwf.enabled=true"],
     "pirate": ["model=pirate", "model.blocks=1"],
-    "pirate rwf periodic": ["model=pirate", "model.blocks=1", "model.rwf=true",
-                            "model.periodic_axes=[1]", "model.periods=[2.0]"],
+    "pirate rwf periodic": ["model=pirate", "model.blocks=1", "model.rwf.enabled=true",
+                            "model.embedding.periodic_axes=[1]", "model.embedding.periods=[2.0]"],
 }
 
 

@@ -30,16 +30,16 @@ SIZES = {"small": (4, 64, 2560), "paper": (6, 128, 25600)}
 
 def models(depth: int, width: int) -> dict[str, torch.nn.Module]:
     """The architectures at one size, (t, x) -> u, x periodic with period 2 where embedded."""
-    emb = dict(features=width // 2, periodic_axes=[1], periods=[2.0])
+    emb = dict(embedding=dict(features=width // 2, periodic_axes=[1], periods=[2.0]))
     blocks = max(1, round(depth / 3))
     torch.manual_seed(0)
     return {
         "mlp": MLP(2, 1, depth=depth, width=width),
         "fourier_mlp": FourierMLP(2, 1, depth=depth, width=width, **emb),
         "modified_mlp": ModifiedMLP(2, 1, depth=depth, width=width),
-        "modified_mlp fourier rwf": ModifiedMLP(2, 1, depth=depth, width=width, rwf=True, **emb),
+        "modified_mlp fourier rwf": ModifiedMLP(2, 1, depth=depth, width=width, rwf=dict(enabled=True), **emb),
         f"pirate ({blocks} blocks)": PirateNet(2, 1, blocks=blocks, width=width, **emb),
-        f"pirate ({blocks} blocks) rwf": PirateNet(2, 1, blocks=blocks, width=width, rwf=True, **emb),
+        f"pirate ({blocks} blocks) rwf": PirateNet(2, 1, blocks=blocks, width=width, rwf=dict(enabled=True), **emb),
     }
 
 

@@ -24,14 +24,14 @@ from pinn_cli.models.pirate import PirateNet
 
 def models(depth: int, width: int) -> dict[str, torch.nn.Module]:
     """The shipped architectures at one size, (x, y) -> u; the embeddings width / 2 features."""
-    emb = dict(features=width // 2)
+    emb = dict(embedding=dict(features=width // 2))
     torch.manual_seed(0)
     return {
         "mlp": MLP(2, 1, depth=depth, width=width),
         "mlp sin": MLP(2, 1, depth=depth, width=width, activation="sin"),
         "fourier_mlp": FourierMLP(2, 1, depth=depth, width=width, **emb),
-        "fourier_mlp rwf periodic": FourierMLP(2, 1, depth=depth, width=width, rwf=True,
-                                               periodic_axes=[1], periods=[2.0], **emb),
+        "fourier_mlp rwf periodic": FourierMLP(2, 1, depth=depth, width=width, rwf=dict(enabled=True),
+                                               embedding=dict(features=width // 2, periodic_axes=[1], periods=[2.0])),
         "modified_mlp": ModifiedMLP(2, 1, depth=depth, width=width),
         "pirate (1 block)": PirateNet(2, 1, blocks=1, width=width, **emb),
     }

@@ -20,21 +20,22 @@ from pinn_cli.training.trainer import Trainer
 
 EMBED = {"features": 4, "sigma": 0.5}
 PERIODIC = {"periodic_axes": [1], "periods": [2.0]}
+RWF = {"enabled": True}
 # name -> (class, settings); every shipped architecture, activation, embedding and RWF
 MODELS = {
     "mlp_tanh": (MLP, dict(depth=3, width=10)),
     "mlp_sin": (MLP, dict(depth=3, width=10, activation="sin")),
     "mlp_gelu": (MLP, dict(depth=2, width=10, activation="gelu")),
-    "fourier": (FourierMLP, dict(depth=2, width=10, **EMBED)),
-    "fourier_sin_rwf_periodic": (FourierMLP, dict(depth=2, width=10, activation="sin", rwf=True,
-                                                  **EMBED, **PERIODIC)),
+    "fourier": (FourierMLP, dict(depth=2, width=10, embedding=EMBED)),
+    "fourier_sin_rwf_periodic": (FourierMLP, dict(depth=2, width=10, activation="sin", rwf=RWF,
+                                                  embedding={**EMBED, **PERIODIC})),
     "modified": (ModifiedMLP, dict(depth=3, width=10)),
-    "modified_fourier_rwf_periodic": (ModifiedMLP, dict(depth=2, width=10, rwf=True, **EMBED,
-                                                        **PERIODIC)),
-    "modified_sin_periodic": (ModifiedMLP, dict(depth=2, width=10, activation="sin", **PERIODIC)),
-    "pirate": (PirateNet, dict(blocks=2, width=10, **EMBED)),
-    "pirate_rwf_periodic_gelu": (PirateNet, dict(blocks=1, width=10, activation="gelu", rwf=True,
-                                                 **EMBED, **PERIODIC)),
+    "modified_fourier_rwf_periodic": (ModifiedMLP, dict(depth=2, width=10, rwf=RWF,
+                                                        embedding={**EMBED, **PERIODIC})),
+    "modified_sin_periodic": (ModifiedMLP, dict(depth=2, width=10, activation="sin", embedding=PERIODIC)),
+    "pirate": (PirateNet, dict(blocks=2, width=10, embedding=EMBED)),
+    "pirate_rwf_periodic_gelu": (PirateNet, dict(blocks=1, width=10, activation="gelu", rwf=RWF,
+                                                 embedding={**EMBED, **PERIODIC})),
 }
 ORDERS = {
     1: ("u_x", "u_y"),
@@ -150,12 +151,12 @@ CAVITY = ["pde=lid_driven_cavity", "pde.re=100", "pde.reference.n=16", "pde.n_bo
 TRAINER_MODELS = {
     "mlp": ["model=mlp", "model.depth=2", "model.width=8"],
     "mlp_sin": ["model=mlp", "model.depth=2", "model.width=8", "model.activation=sin"],
-    "fourier_mlp_rwf": ["model=fourier_mlp", "model.depth=2", "model.width=8", "model.features=4",
-                        "model.rwf=true"],
+    "fourier_mlp_rwf": ["model=fourier_mlp", "model.depth=2", "model.width=8",
+                        "model.embedding.features=4", "model.rwf.enabled=true"],
     "modified_mlp_periodic": ["model=modified_mlp", "model.depth=2", "model.width=8",
-                              "model.periodic_axes=[0]", "model.periods=[1.0]"],
-    "pirate_rwf": ["model=pirate", "model.blocks=1", "model.width=8", "model.features=4",
-                   "model.rwf=true"],
+                              "model.embedding.periodic_axes=[0]", "model.embedding.periods=[1.0]"],
+    "pirate_rwf": ["model=pirate", "model.blocks=1", "model.width=8", "model.embedding.features=4",
+                   "model.rwf.enabled=true"],
 }
 
 

@@ -22,19 +22,23 @@ PERIODIC = {"periodic_axes": [0], "periods": [2.0]}
 
 # name -> (constructor, small settings, expected number of weight matrices)
 MODELS = {
-    "fourier": (FourierMLP, dict(depth=3, width=12, features=8), 4),
-    "fourier_rwf_periodic": (FourierMLP, dict(depth=2, width=12, features=8, rwf=True, **PERIODIC), 3),
+    "fourier": (FourierMLP, dict(depth=3, width=12, embedding=dict(features=8)), 4),
+    "fourier_rwf_periodic": (FourierMLP, dict(depth=2, width=12, embedding=dict(features=8, **PERIODIC),
+                                              rwf=dict(enabled=True)), 3),
     "modified": (ModifiedMLP, dict(depth=3, width=12), 6),
-    "modified_fourier_rwf": (ModifiedMLP, dict(depth=2, width=12, features=6, rwf=True, **PERIODIC), 5),
-    "pirate": (PirateNet, dict(blocks=2, width=12, features=5), 9),
-    "pirate_rwf_periodic": (PirateNet, dict(blocks=1, width=12, features=5, rwf=True, **PERIODIC), 6),
+    "modified_fourier_rwf": (ModifiedMLP, dict(depth=2, width=12, embedding=dict(features=6, **PERIODIC),
+                                               rwf=dict(enabled=True)), 5),
+    "pirate": (PirateNet, dict(blocks=2, width=12, embedding=dict(features=5)), 9),
+    "pirate_rwf_periodic": (PirateNet, dict(blocks=1, width=12, embedding=dict(features=5, **PERIODIC),
+                                            rwf=dict(enabled=True)), 6),
 }
 
 
-def build(name: str, d: int = 2, m: int = 1, dtype=torch.float64, **extra):
+def build(name: str, d: int = 2, m: int = 1, dtype=torch.float64, **embedding):
     cls, kw, _ = MODELS[name]
     torch.manual_seed(0)
-    return cls(d, m, **{**kw, **extra}).to(dtype)
+    kw = {**kw, "embedding": {**kw.get("embedding", {}), **embedding}}
+    return cls(d, m, **kw).to(dtype)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -187,8 +191,8 @@ def test_embedding_widths():
                                               ([1, 1], [2.0, 2.0], "periodic_axes"),
                                               ([1], [], "periods"), ([1], [-2.0], "periods")])
 def test_bad_periodic_settings_are_refused(axes, periods, key):
-    with pytest.raises(ConfigError, match=f"model.{key}"):
-        FourierMLP(2, 1, periodic_axes=axes, periods=periods)
+    with pytest.raises(ConfigError, match=f"model.embedding.{key}"):
+        FourierMLP(2, 1, embedding=dict(periodic_axes=axes, periods=periods))
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
@@ -203,15 +207,16 @@ def test_every_model_yaml_checks_and_instantiates(path):
 @pytest.mark.parametrize("name", ["fourier_mlp", "modified_mlp", "pirate"])
 def test_allen_cahn_periodic_override_checks(name):
     node = OmegaConf.load(CONF / f"{name}.yaml")
-    node.periodic_axes, node.periods, node.rwf = [1], [2.0], True
+    node.embedding.periodic_axes, node.embedding.periods, node.rwf.enabled = [1], [2.0], True
     check_node("model", node, supplied=("in_dim", "out_dim"))
     assert instantiate(node, in_dim=2, out_dim=1).embed.axes == [1]
 
 
-@pytest.mark.parametrize("key,value,allowed", [("depth", 1, ">= 2"), ("features", -1, ">= 0"),
-                                               ("periods", [0.0], "> 0"), ("rwf", "yes", "true")])
+@pytest.mark.parametrize("key,value,allowed", [("depth", 1, ">= 2"), ("embedding.features", -1, ">= 0"),
+                                               ("embedding.periods", [0.0], "> 0"),
+                                               ("rwf.enabled", "yes", "true")])
 def test_schema_refuses_bad_modified_mlp_values(key, value, allowed):
     node = OmegaConf.load(CONF / "modified_mlp.yaml")
-    node[key] = value
-    with pytest.raises(ConfigError, match=allowed):
+    OmegaConf.update(node, key, value)
+    with pytest.raises(ConfigError, match=f"model.{key}.*{allowed}"):
         check_node("model", node, supplied=("in_dim", "out_dim"))

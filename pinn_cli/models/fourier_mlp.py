@@ -15,9 +15,10 @@ from typing import Optional    # not `X | None`: config.schema checks only typin
 import torch
 from torch import nn
 
-from pinn_cli.schema import Count, NonNeg, NonNegInt, Positive
+from pinn_cli.schema import Count
 from pinn_cli.models.base import Model
-from pinn_cli.models.layers import ACTIVATION_FNS, Activation, Embedding, dense_factory
+from pinn_cli.models.layers import ACTIVATION_FNS, Activation
+from pinn_cli.models.options import EmbeddingOptions, RWFOptions, embedding_options, rwf_options
 
 
 class FourierMLP(Model):
@@ -29,23 +30,17 @@ class FourierMLP(Model):
         depth: number of hidden layers.
         width: units per hidden layer.
         activation: ``tanh``, ``sin`` or ``gelu``.
-        sigma: standard deviation of the Fourier frequencies B.
-        features: k, the number of frequencies (the embedding has 2 k columns).
-        periodic_axes: input axes made exactly periodic (None or []: none).
-        periods: the period P_j of each of those axes.
-        rwf: random weight factorization of every weight matrix.
-        rwf_mu: mean of the RWF scales s.
-        rwf_sigma: standard deviation of the RWF scales s.
+        embedding: the input embedding's options (:mod:`pinn_cli.models.options`; default 32
+            Fourier features, the problem's periodic axes when built from YAML).
+        rwf: random weight factorization's options (default: none).
     """
 
     def __init__(self, in_dim: int, out_dim: int = 1, depth: Count = 4, width: Count = 64,
-                 activation: Activation = "tanh", sigma: Positive = 1.0, features: Count = 32,
-                 periodic_axes: Optional[list[NonNegInt]] = None,
-                 periods: Optional[list[Positive]] = None, rwf: bool = False,
-                 rwf_mu: float = 1.0, rwf_sigma: NonNeg = 0.1):
+                 activation: Activation = "tanh", embedding: Optional[EmbeddingOptions] = None,
+                 rwf: Optional[RWFOptions] = None):
         super().__init__(in_dim, out_dim)
-        self.embed = Embedding(in_dim, features, sigma, periodic_axes, periods)
-        dense = dense_factory(rwf, rwf_mu, rwf_sigma)
+        self.embed = embedding_options(embedding, features=32).build(in_dim)
+        dense = rwf_options(rwf).dense()
         sizes = [self.embed.out_dim] + [width] * depth + [out_dim]
         self.layers = nn.ModuleList(dense(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.act = ACTIVATION_FNS[activation]

@@ -104,10 +104,10 @@ def check_periodic(in_dim: int, axes, periods) -> tuple[list[int], list[float]]:
     axes = [int(a) for a in (axes or [])]
     periods = [float(p) for p in (periods or [])]
     if len(set(axes)) != len(axes) or any(not 0 <= a < in_dim for a in axes):
-        raise ConfigError("model.periodic_axes", axes,
+        raise ConfigError("model.embedding.periodic_axes", axes,
                           f"distinct input axes in 0..{in_dim - 1} (the PDE has {in_dim} inputs)")
     if len(periods) != len(axes) or any(not (math.isfinite(p) and p > 0) for p in periods):
-        raise ConfigError("model.periods", periods,
+        raise ConfigError("model.embedding.periods", periods,
                           f"one finite period > 0 per periodic axis ({len(axes)} axes)")
     return axes, periods
 

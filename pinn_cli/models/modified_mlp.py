@@ -24,9 +24,10 @@ from typing import Annotated, Optional    # not `X | None`: config.schema checks
 import torch
 from torch import nn
 
-from pinn_cli.schema import MAX_COUNT, Count, NonNeg, NonNegInt, Positive, Range
+from pinn_cli.schema import MAX_COUNT, Count, Range
 from pinn_cli.models.base import Model
-from pinn_cli.models.layers import ACTIVATION_FNS, Activation, Embedding, dense_factory
+from pinn_cli.models.layers import ACTIVATION_FNS, Activation
+from pinn_cli.models.options import EmbeddingOptions, RWFOptions, embedding_options, rwf_options
 
 GatedDepth = Annotated[int, Range(2, MAX_COUNT)]
 
@@ -40,23 +41,17 @@ class ModifiedMLP(Model):
         depth: hidden layers H_1..H_depth on the main path (>= 2).
         width: units per hidden layer and encoder.
         activation: ``tanh``, ``sin`` or ``gelu``.
-        sigma: standard deviation of the Fourier frequencies B.
-        features: k random Fourier features in front (0: none).
-        periodic_axes: input axes made exactly periodic (None or []: none).
-        periods: the period P_j of each of those axes.
-        rwf: random weight factorization of every weight matrix.
-        rwf_mu: mean of the RWF scales s.
-        rwf_sigma: standard deviation of the RWF scales s.
+        embedding: the input embedding's options (:mod:`pinn_cli.models.options`; default 0
+            Fourier features, the problem's periodic axes when built from YAML).
+        rwf: random weight factorization's options (default: none).
     """
 
     def __init__(self, in_dim: int, out_dim: int = 1, depth: GatedDepth = 4, width: Count = 64,
-                 activation: Activation = "tanh", sigma: Positive = 1.0, features: NonNegInt = 0,
-                 periodic_axes: Optional[list[NonNegInt]] = None,
-                 periods: Optional[list[Positive]] = None, rwf: bool = False,
-                 rwf_mu: float = 1.0, rwf_sigma: NonNeg = 0.1):
+                 activation: Activation = "tanh", embedding: Optional[EmbeddingOptions] = None,
+                 rwf: Optional[RWFOptions] = None):
         super().__init__(in_dim, out_dim)
-        self.embed = Embedding(in_dim, features, sigma, periodic_axes, periods)
-        dense = dense_factory(rwf, rwf_mu, rwf_sigma)
+        self.embed = embedding_options(embedding, features=0).build(in_dim)
+        dense = rwf_options(rwf).dense()
         d = self.embed.out_dim
         self.enc_u, self.enc_v = dense(d, width), dense(d, width)
         main = [dense(d, width)] + [dense(width, width) for _ in range(depth - 1)]

@@ -33,7 +33,7 @@ from pinn_cli.models.base import Model
 from pinn_cli.objective.spec import ObjectiveSpec
 from pinn_cli.optimizers.base import OptimizerSpec
 from pinn_cli.pdes.base import PDE
-from pinn_cli.problem import CONTEXT, Problem
+from pinn_cli.problem import Problem
 from pinn_cli.training.resources import check_memory, check_model_memory
 from pinn_cli.sampling.base import Sampler
 from pinn_cli.strategies.base import Strategy

@@ -31,7 +31,6 @@ from pinn_cli.diagnostics.base import StepState
 from pinn_cli.errors import PinnError
 from pinn_cli.models.fields import Field
 from pinn_cli.reference.cache import ReferenceCache
-from pinn_cli.runfile import RunWriter
 from pinn_cli.training import checkpoint
 from pinn_cli.training.best import BestModel
 from pinn_cli.training.evaluate import Evaluator
