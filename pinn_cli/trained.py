@@ -119,6 +119,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
     from pinn_cli.models.fields import Field
     from pinn_cli.problem import Problem
     from pinn_cli.training.build import instantiate
+    from pinn_cli.models.options import upgrade
     from pinn_cli.training.trainer import field_engine
 
     path = Path(run)
@@ -139,7 +140,8 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         pde = instantiate(cfg.pde, "pde")
         problem = Problem.of(pde)
         with torch.device(device):
-            model = instantiate(cfg.model, "model", problem.context()).to(dt)
+            node = upgrade(OmegaConf.to_container(cfg.model, resolve=True))   # an older run's too
+            model = instantiate(node, "model", problem.context()).to(dt)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
