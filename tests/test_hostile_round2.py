@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 import torch
 
 from pinn_cli.cli.analyze import main as analyze
@@ -278,3 +279,23 @@ def test_a_disk_full_at_the_first_record_is_one_error_line_and_exit_4(tmp_path, 
     assert "Logging error" not in out and "Traceback" not in out
     assert out.count("ERROR") == 1 and "File too large" in out
     assert read_run(tmp_path / "r" / "run.h5").attrs["status"] == "running"
+
+
+def test_a_checkpoint_with_the_older_flat_model_keys_still_resumes():
+    """A run saved before the embedding/RWF options were nested (``model.features``,
+    ``model.rwf: false``) resumes under today's config of the same model; another width does not."""
+    from pinn_cli.errors import ConfigError
+    from pinn_cli.training.resume import LEGACY, check_resumable
+    new = {"_target_": "pinn_cli.models.modified_mlp.ModifiedMLP", "depth": 4, "width": 64,
+           "activation": "tanh",
+           "embedding": {"_target_": "pinn_cli.models.options.EmbeddingOptions", "features": 0,
+                         "sigma": 1.0, "periodic_axes": None, "periods": None},
+           "rwf": {"_target_": "pinn_cli.models.options.RWFOptions", "enabled": False, "mu": 1.0,
+                   "sigma": 0.1}}
+    old = {"_target_": new["_target_"], "depth": 4, "width": 64, "activation": "tanh",
+           "sigma": 1.0, "features": 0, "periodic_axes": None, "periods": None, "rwf": False,
+           "rwf_mu": 1.0, "rwf_sigma": 0.1}
+    now = OmegaConf.to_yaml({"model": new, **LEGACY, "seed": 0})
+    check_resumable(OmegaConf.to_yaml({"model": old, "seed": 0}), now)
+    with pytest.raises(ConfigError, match="model"):
+        check_resumable(OmegaConf.to_yaml({"model": {**old, "width": 32}, "seed": 0}), now)

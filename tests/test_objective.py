@@ -279,3 +279,14 @@ def test_bad_objective_values_are_one_line_before_training(monkeypatch, capsys, 
     assert exc.value.code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith("pinn-train: error:") and key in err and allowed in err, err
     assert not list(tmp_path.rglob("run.h5"))
+
+
+def test_the_plugins_are_told_of_the_trained_problem_not_the_pde(make_cfg):
+    """Under objective=regression the problem handed to the weighting, the probes and the
+    sampler is the regression's (one "res" term, no boundary points), so RBA sizes its
+    multipliers to the points it is given."""
+    from pinn_cli.training.build import build
+    cfg = make_cfg("objective=regression", "weighting=rba")
+    parts = build(cfg, torch.device("cpu"), torch.float32)
+    assert parts.problem.terms == parts.pde.point_counts() == {"res": 256}
+    assert isinstance(parts.pde, RegressionProblem)

@@ -113,9 +113,13 @@ def instantiate(node, group: str, context: dict | None = None):
 
 def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
     """-> the run's parts; ConfigError or PluginError (one line) for what does not fit."""
-    objs = {"pde": instantiate(cfg.pde, "pde")}
-    _contract("pde", objs["pde"], cfg)
-    problem = _checked(lambda: Problem.of(objs["pde"]), "pde", cfg)
+    objs = {"pde": instantiate(cfg.pde, "pde"), "objective": instantiate(cfg.objective, "objective")}
+    for group in ("pde", "objective"):
+        _contract(group, objs[group], cfg)
+    # the problem the run trains on (the PDE, or the regression of its reference) is the one
+    # the other plugins are told of
+    trained = objs["objective"].problem(objs["pde"], cfg.get("reference_cache"))
+    problem = _checked(lambda: Problem.of(trained), "pde", cfg)
     context = problem.context()
     try:
         with torch.device("meta"):               # sized before anything is allocated
@@ -128,12 +132,11 @@ def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
             raise PluginError("model", cfg.model.get("_target_"), e) from e
         raise ConfigError("model", f"{cfg.model.get('width', '?')} wide, {cfg.model.get('depth', '?')} deep",
                           "a model that fits in memory (model.width / model.depth smaller)") from None
-    for group in ("optimizer", "weighting", "objective", "diagnostics", "sampling", "strategy"):
+    for group in ("optimizer", "weighting", "diagnostics", "sampling", "strategy"):
         objs[group] = instantiate(cfg[group], group, context)
     for group in CONTRACTS:
         _contract(group, objs[group], cfg)
-    parts = Parts(problem=problem, **objs)
-    parts.pde = parts.objective.problem(parts.pde, cfg.get("reference_cache"))
+    parts = Parts(problem=problem, **{**objs, "pde": trained})
     _check(parts, cfg, dtype)
     return parts
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError, PinnError
+from pinn_cli.models.options import upgrade
 from pinn_cli.runfile import RunWriter, count_records, read_run
 from pinn_cli.schema import GROUPS
 from pinn_cli.training import checkpoint
@@ -85,6 +86,8 @@ def check_resumable(saved_yaml: str, config_yaml: str) -> None:
         a, b = OmegaConf.select(saved, key), OmegaConf.select(now, key)
         if a is None and key in LEGACY:
             a = OmegaConf.create(LEGACY[key])
+        elif key == "model" and a is not None:         # flat embedding/RWF keys of older runs
+            a = OmegaConf.create(upgrade(OmegaConf.to_container(a)))
         if a != b:
             raise ConfigError("resume", f"{key} differs", f"the resumed run's {key} (pass the same "
                               f"{key} settings, or start a new run)")
