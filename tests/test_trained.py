@@ -121,3 +121,21 @@ def test_pinn_predict_writes_the_apis_values_from_any_layout(run_dir, tmp_path):
         p = subprocess.run(PREDICT + [str(run_dir), *args], capture_output=True, text=True, timeout=300)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert p.stderr.startswith("pinn-predict: error:") and msg in p.stderr, p.stderr
+
+
+def test_a_requeued_resume_keeps_its_own_best_network(tmp_path, ref_cache):
+    """A run B that resumed another (``resume=A``) and is started again in its own folder
+    continues from its own checkpoint and keeps its own best.pt, not A's."""
+    base = ["device=cpu", f"reference_cache={ref_cache}", f"threads={THREADS}", "pde=burgers_smooth",
+            "model.depth=2", "model.width=16", "pde.n_collocation=256", "eval_every=10",
+            "checkpoint_every=20", "diagnostics.snr.batches=8", "optimizer.lr=0.003"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    with initialize_config_module("pinn_cli.conf", version_base=None):
+        assert run(compose("train", overrides=base + ["iterations=40"]), a)["status"] == "done"
+        for _ in range(2):                # the second: the same command again, in place
+            assert run(compose("train", overrides=base + ["iterations=120", f"resume={a}"]),
+                       b)["status"] == "done"
+    r = read_run(b / "run.h5")
+    assert r.attrs["best_step"] > 40, "the test needs B's best after A's last step"
+    best = pinn_cli.load(b, checkpoint="best")
+    assert best.step == r.attrs["best_step"] and best.rel_l2 == r.attrs["best_rel_l2"]

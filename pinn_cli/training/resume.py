@@ -33,18 +33,24 @@ LEGACY = {"objective": {"_target_": "pinn_cli.objective.PINN", "loss": "squared"
           "strategy": {"_target_": "pinn_cli.strategies.Strategy"}}
 
 
-def open_run_file(run_dir: Path, resume, device, config_yaml: str, attrs: dict, series, static):
+def resume_source(run_dir: Path, resume) -> Path | None:
+    """The folder a run continues from: its own when it holds a checkpoint (a requeued job or
+    the same command again, even one that first resumed another run), else ``resume``."""
+    if (Path(run_dir) / checkpoint.CHECKPOINT).exists():
+        return Path(run_dir)
+    return None if resume is None else Path(resume)
+
+
+def open_run_file(run_dir: Path, source: Path | None, device, config_yaml: str, attrs: dict,
+                  series, static):
     """-> (RunWriter, checkpoint state, the old run's records) or (RunWriter, None, None) for a
-    new run."""
-    own = run_dir / checkpoint.CHECKPOINT
-    source = run_dir if own.exists() else resume
+    new run; ``source`` is :func:`resume_source`'s answer."""
     path = run_dir / RUN_FILE
     if source is None:
         if path.exists():
             raise PinnError(f"{run_dir} already holds {RUN_FILE} without a checkpoint; choose "
                             "another output folder (nothing was changed)")
         return RunWriter(path, {**attrs, "resumed_from": ""}, series, static), None, None
-    source = Path(source)
     ckpt = source / checkpoint.CHECKPOINT
     if not ckpt.exists():
         raise ConfigError("resume", str(source), "a run folder with checkpoints/last.pt")

@@ -40,7 +40,7 @@ from pinn_cli.training.run_view import run_view
 from pinn_cli.training.stages import GROUP as STAGES, Stager
 from pinn_cli.training.preemption import StopSignals
 from pinn_cli.training.progress import Reporter
-from pinn_cli.training.resume import open_run_file
+from pinn_cli.training.resume import open_run_file, resume_source
 from pinn_cli.training.threads import threads_for
 
 log = logging.getLogger("pinn_cli")
@@ -360,7 +360,8 @@ class Trainer:
         except Exception as e:                        # noqa: BLE001 - a probe's own fault
             raise PluginError("diagnostics", "a probe's spec or static", e) from e
         stage_series, stage_static = self.stager.spec()
-        writer, state, old = open_run_file(self.run_dir, self.cfg.get("resume"), self.device,
+        source = resume_source(self.run_dir, self.cfg.get("resume"))
+        writer, state, old = open_run_file(self.run_dir, source, self.device,
                                            self.config_yaml, self._attrs(), {**series, **stage_series},
                                            {**static, **stage_static})
         self.writer = writer
@@ -375,7 +376,7 @@ class Trainer:
                            scheduler=self.schedule, weighting=self.weighting)
         self.loss_ref = state["loss_ref"]
         self.stager.load_state_dict(state.get("stages"))
-        self.best.restore(state.get("best"), self.cfg.get("resume") or self.run_dir, self.run_dir)
+        self.best.restore(state.get("best"), source, self.run_dir)
         return state["step"], state["wall_time"]
 
     def _attrs(self) -> dict:
