@@ -52,6 +52,7 @@ BAD = [
     (["iterations=0"], "iterations=0", ">= 1"),
     (["model.width=0"], "model.width=0", ">= 1"),
     (["weighting=rba", "weighting.gamma=1.5"], "weighting.gamma=1.5", "> 0 and < 1"),
+    (["score=time_to_target", "diagnostics=off"], "score='time_to_target'", "final_rel_l2 or best_rel_l2"),
     (["dtype=float16"], "dtype", "float32, float64"),
     (["optimizer.lrr=3"], "optimizer.lrr", "not a key"),
     (["compile=maybe"], "compile='maybe'", "true or false"),

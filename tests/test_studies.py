@@ -158,3 +158,12 @@ def test_a_search_resumes_from_its_storage(tmp_path, ref_cache):
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 3     # no trial drawn twice
     assert "has all its 3 trials" in p.stderr
+
+
+def test_a_job_whose_run_file_cannot_be_read_scores_nan(tmp_path):
+    """The sweeper is told NaN (not an exception that ends the search) for a missing or
+    truncated run file."""
+    from pinn_cli.cli.sweep import score
+    assert np.isnan(score(tmp_path / "run.h5", "final_rel_l2", 1e-2))
+    (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
+    assert np.isnan(score(tmp_path / "bad.h5", "steps_to_target", 1e-2))

@@ -20,12 +20,15 @@ lists each job as done / running / stopped / failed / not started (:func:`job_st
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import yaml
 
+log = logging.getLogger("pinn_cli")
+
 STATE = ".pinn-sweep.json"
-NOT_IDENTITY = ("hydra", "threads=", "reference_cache=", "+threads=")
+NOT_IDENTITY = ("hydra", "threads=", "reference_cache=")
 
 
 def identity(overrides: list[str]) -> list[str]:
@@ -114,21 +117,26 @@ def prepare_job(run_dir) -> dict | None:
     return None
 
 
-SCORES = ("final_rel_l2", "best_rel_l2", "steps_to_target", "time_to_target")
 
 
 def score(run_file, name: str, target: float) -> float:
     """What a sweeper is told of a finished job: its final or best rel-L2, or the step / the
     wall time (s) of its first recorded rel-L2 <= ``target`` (inf if never); NaN when the run
     did not end as done."""
-    from pinn_cli.runfile import read_run
+    from pinn_cli.runfile import RunFileError, read_run
 
-    run = read_run(run_file)
+    try:
+        run = read_run(run_file)
+        m = run.series.get("metrics", {})
+    except (RunFileError, OSError, ValueError, KeyError) as e:        # the job ended; its score is unknown
+        log.warning("no score for %s: %s", run_file, e)
+        return float("nan")
     if run.attrs.get("status") != "done":
         return float("nan")
     if name in ("final_rel_l2", "best_rel_l2"):
         return float(run.attrs.get(name, float("nan")))
-    m = run.series["metrics"]
+    if "rel_l2" not in m:
+        return float("nan")
     hit = (m["rel_l2"] <= target).nonzero()[0]
     if not len(hit):
         return float("inf")

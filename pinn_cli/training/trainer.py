@@ -45,7 +45,8 @@ from pinn_cli.training.threads import threads_for
 
 log = logging.getLogger("pinn_cli")
 # Exit codes of pinn-train, by final status (README, "Exit codes").
-EXIT_CODES = {"done": 0, "diverged": 3, "failed": 4, "interrupted": 130}
+EXIT_CODES = {"done": 0, "diverged": 3, "failed": 4, "interrupted": 130,
+              "preempted": 143}       # 128 + SIGTERM, where no scheduler handler exited first
 
 
 class ProbeError(PinnError):

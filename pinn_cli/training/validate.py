@@ -20,6 +20,9 @@ from pinn_cli.errors import ConfigError
 from pinn_cli.problem import CONTEXT
 from pinn_cli.schema import GROUPS, Count, NonNegInt, Range, check_node, check_value
 
+# what a sweeper may be told of a finished job (pinn_cli.cli.sweep.score)
+SCORES = ("final_rel_l2", "best_rel_l2", "steps_to_target", "time_to_target")
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 PRIMARY = {
@@ -35,7 +38,7 @@ PRIMARY = {
     "divergence_factor": Annotated[float, Range(1, None, lo_open=True)],
     "resume": str | None,
     "reference_cache": str | None,
-    "score": Literal["final_rel_l2", "best_rel_l2", "steps_to_target", "time_to_target"],
+    "score": Literal[SCORES],
     "score_target": Annotated[float, Range(0, None, lo_open=True)],
 }
 OTHER = ("device", "chunk_size")            # checked below: values that need more than a type
@@ -67,6 +70,9 @@ def validate(cfg: DictConfig) -> None:
         check_value("chunk_size", chunk, NonNegInt)
     if cfg.compile and cfg.engine == "autograd":
         raise ConfigError("compile", True, "false with engine=autograd (compile applies to the streams)")
+    if cfg.score.endswith("_to_target") and not cfg.diagnostics.get("metrics", True):
+        raise ConfigError("score", cfg.score, "final_rel_l2 or best_rel_l2 with diagnostics."
+                          "metrics=false (a target needs the recorded errors)")
     resolve_device(cfg.get("device"))
     for group in GROUPS:
         node = cfg.get(group)
