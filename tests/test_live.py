@@ -16,7 +16,8 @@ from pinn_cli.cli.analyze import _table, main as analyze
 from pinn_cli.cli.watch import expected_jobs, watch
 from pinn_cli.phases.offline import PhaseParams
 from pinn_cli.diagnostics.actions import DecayLR, Stop
-from pinn_cli.diagnostics.probes import ACTIONS, PHASES, SNRProbe, auto_batches
+from pinn_cli.diagnostics.probes import ACTIONS, PHASES, SNRProbe
+from pinn_cli.diagnostics.snr import auto_batches
 from pinn_cli.runfile import RunWriter, SeriesSpec, read_run
 from pinn_cli.training.trainer import Trainer, run
 

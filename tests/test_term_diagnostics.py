@@ -130,3 +130,18 @@ def test_probe_in_a_run_follows_the_snr_cadence(make_cfg, tmp_path):
     for k in r:
         assert np.all(np.isfinite(r[k])), k
     np.testing.assert_allclose(r["alignment"], r["cos_res_ic"], rtol=1e-6)   # K = 2
+
+
+def test_the_term_probe_takes_the_snr_probes_auto_count_and_refuses_another(make_cfg, tmp_path):
+    """The SNR and term probes share the batch gradients, so they have one B: ``auto`` resolves
+    to the same count for both (256 points -> 2 batches here... the count nearest 256 points per
+    batch), and two different counts are one line before the run file exists."""
+    from pinn_cli.errors import ConfigError
+    from pinn_cli.diagnostics.snr import auto_batches
+    probe = "+diagnostics.terms={_target_: pinn_cli.diagnostics.terms.TermProbe, batches: %s, every: 1}"
+    tr = Trainer(make_cfg("diagnostics.snr.batches=auto", probe % "auto"), tmp_path / "a")
+    counts = {p.batches for p in tr.recorder.probes if p.needs_capture}
+    assert counts == {auto_batches(256)}
+    with pytest.raises(ConfigError, match="one SNR batch count"):
+        Trainer(make_cfg("diagnostics.snr.batches=8", probe % 4), tmp_path / "b")
+    assert not (tmp_path / "b" / "run.h5").exists()

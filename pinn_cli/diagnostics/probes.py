@@ -15,7 +15,7 @@ from pinn_cli.diagnostics.adam import adam_snr
 from pinn_cli.diagnostics.base import Probe, host
 from pinn_cli.diagnostics.entropy import hidden_entropy
 from pinn_cli.diagnostics.residuals import homogeneity, magnitude
-from pinn_cli.diagnostics.snr import check_batches, snr_stats
+from pinn_cli.diagnostics.snr import batch_count, snr_stats
 from pinn_cli.errors import ConfigError
 from pinn_cli.phases.online import OnlinePhases
 from pinn_cli.runfile import SeriesSpec
@@ -58,10 +58,7 @@ class SNRProbe(Probe):
         self.actions: list = []
 
     def check(self, problem):
-        n = problem.terms["res"]
-        if self.batches == "auto":
-            self.batches = auto_batches(n)
-        check_batches(n, self.batches)
+        self.batches = batch_count(problem.terms["res"], self.batches)
 
     def actions_possible(self):
         return [self.on_total] if self.on_total is not None and self.live else []
@@ -108,14 +105,6 @@ class SNRProbe(Probe):
                                                    ("total", ps.total_diffusion)) if v is not None)
         snr = "-" if ps.smooth is None else f"{ps.smooth:.2g}"
         return f"phase {ps.phase} (SNR~{snr}{'; ' + onsets if onsets else ''})"
-
-
-def auto_batches(n: int) -> int:
-    """The number of equal batches whose size is closest to 256 points (at least 2 batches)."""
-    divisors = [b for b in range(2, n + 1) if n % b == 0]
-    if not divisors:
-        raise ConfigError("diagnostics.snr.batches", "auto", f"pde.n_collocation={n} with a divisor >= 2")
-    return min(divisors, key=lambda b: abs(n / b - 256))
 
 
 class ResidualProbe(Probe):

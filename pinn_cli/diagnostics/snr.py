@@ -60,6 +60,22 @@ def snr_stats(moments) -> dict[str, torch.Tensor]:
             "order": mu2.sum().sqrt() / (mu2.sum() + var.sum()).sqrt(), "order_per_layer": order_l}
 
 
+def auto_batches(n: int) -> int:
+    """The number of equal batches whose size is closest to 256 points (at least 2 batches)."""
+    divisors = [b for b in range(2, n + 1) if n % b == 0]
+    if not divisors:
+        raise ConfigError("diagnostics.snr.batches", "auto", f"pde.n_collocation={n} with a divisor >= 2")
+    return min(divisors, key=lambda b: abs(n / b - 256))
+
+
+def batch_count(n_points: int, batches: int | str) -> int:
+    """B for N residual points: ``"auto"`` (:func:`auto_batches`) or a count that divides N."""
+    if batches == "auto":
+        batches = auto_batches(n_points)
+    check_batches(n_points, batches)
+    return batches
+
+
 def check_batches(n_points: int, batches: int) -> int:
     """Points per batch; B must divide N so that the batches are equal."""
     if batches < 2 or n_points % batches:

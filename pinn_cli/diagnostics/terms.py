@@ -41,13 +41,14 @@ All statistics are computed in float64.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 
 from pinn_cli.schema import Count
 from pinn_cli.diagnostics.base import Probe, host
 from pinn_cli.diagnostics.moments import BatchMoments
-from pinn_cli.diagnostics.snr import check_batches
+from pinn_cli.diagnostics.snr import batch_count
 from pinn_cli.runfile import SeriesSpec
 
 
@@ -124,12 +125,12 @@ class TermProbe(Probe):
 
     needs_capture = True
 
-    def __init__(self, batches: Count = 100, **cadence):
+    def __init__(self, batches: Count | Literal["auto"] = 100, **cadence):
         super().__init__(**cadence)
         self.batches = batches
 
     def check(self, problem):
-        check_batches(problem.terms["res"], self.batches)
+        self.batches = batch_count(problem.terms["res"], self.batches)
 
     def spec(self, view):
         keys = list(view.info.term_weights)

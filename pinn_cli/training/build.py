@@ -191,10 +191,13 @@ def _check(parts: Parts, cfg: DictConfig, dtype: torch.dtype) -> None:
         raise ConfigError("weighting", cfg.weighting.get("_target_", "").rsplit(".", 1)[-1],
                           "a weighting without trainable per-point weights when the points move "
                           "(sampling or time-marching; SA's weights belong to fixed points)")
-    batches = [p.batches for p in parts.diagnostics.probes if p.needs_capture]
-    if parts.sampling.grows and batches and parts.sampling.add % batches[0]:
+    batches = {p.batches for p in parts.diagnostics.probes if p.needs_capture}
+    if len(batches) > 1:
+        raise ConfigError("diagnostics", sorted(batches), "one SNR batch count for every probe "
+                          "(diagnostics.snr.batches and diagnostics.terms.batches)")
+    if parts.sampling.grows and batches and parts.sampling.add % min(batches):
         raise ConfigError("sampling.add", parts.sampling.add, f"a multiple of the SNR's "
-                          f"{batches[0]} batches (the batches stay equal as the points grow)")
+                          f"{min(batches)} batches (the batches stay equal as the points grow)")
     if (cfg.engine == "streams" or cfg.compile) and not parts.model.supports_streams:
         key = "engine" if cfg.engine == "streams" else "compile"
         raise ConfigError(key, cfg[key], "a model with derivative streams (supports_streams)")
