@@ -29,6 +29,8 @@ def test_options_of_one_class_are_told_apart():
     a, b = run_identity(attrs, "/nonexistent"), run_identity(other, "/nonexistent")
     assert a["label"] == "burgers" and b["label"] == "default" and a["seed"] == 1
     assert label({"weighting": "rba"}, ["seed=3", "optimizer.lr=0.01", "weighting=rba"]) == "rba lr=0.01"
+    # a strategy names a run; what it records does not
+    assert label({"strategy": "time_marching", "diagnostics": "paper"}, []) == "time_marching"
 
 
 def _summary(weighting, model, seed, onset, err):

@@ -23,6 +23,10 @@ NOT_IDENTITY = ("seed", "device", "threads", "reference_cache", "resume", "hydra
                 "diagnostics", "log_every", "checkpoint_every", "eval_every")
 
 
+# the groups that name a run: what it records (diagnostics) is not part of its name
+NAMED = tuple(g for g in GROUPS if g != "diagnostics")
+
+
 @cache
 def defaults() -> dict[str, str]:
     """The default option of each group, from the shipped ``train.yaml``."""
@@ -40,7 +44,7 @@ def _snake(name: str) -> str:
 
 def _from_config(config: dict) -> dict[str, str]:
     out = {}
-    for g in GROUPS[:-1]:               # what a v1 file recorded is not part of its name
+    for g in NAMED:
         target = (config.get(g) or {}).get("_target_", "")
         if target:
             name = _snake(target.rsplit(".", 1)[-1])
@@ -81,7 +85,7 @@ def label(choices: dict, overrides: list[str]) -> str:
     """The options that differ from the defaults and the value overrides, seed left out:
     ``"allen_cahn rba lr=0.001"``; ``"default"`` when nothing differs."""
     base = defaults()
-    parts = [choices[k] for k in GROUPS[:-1] if k in choices and base.get(k) != choices[k]]
+    parts = [choices[k] for k in NAMED if k in choices and base.get(k) != choices[k]]
     if choices.get("experiment"):
         parts.insert(0, choices["experiment"])
     parts += [v for k, v in choices.items() if k.startswith("arm/")]      # a study's arm
