@@ -97,6 +97,11 @@ def test_watch_counts_a_sweeps_pending_jobs(tmp_path):
     (tmp_path / "multirun.yaml").write_text(
         "hydra:\n  overrides:\n    task:\n    - seed=0,1,2\n    - weighting=none,rba\n    - iterations=5\n")
     assert expected_jobs(tmp_path) == 6 and expected_jobs(tmp_path / "nothing") == 1
+    # a study's jobs come from its sweeper parameters, which multirun.yaml does not hold:
+    # the job list pinn-train wrote is the count
+    from pinn_cli.cli.sweep import write_state
+    write_state(tmp_path, ["+study=phases"], [["seed=0"], ["seed=1"], ["seed=2"], ["seed=3"]])
+    assert expected_jobs(tmp_path) == 4
 
 
 def test_watch_ends_when_no_run_can_progress(tmp_path, capsys):

@@ -24,8 +24,14 @@ def find_runs(path: Path) -> list[Path]:
 
 
 def expected_jobs(folder: Path) -> int:
-    """The number of jobs of a sweep, from Hydra's ``multirun.yaml`` (its swept overrides);
-    1 for a single run or a folder without one."""
+    """The number of jobs of a sweep: the job list pinn-train wrote (``.pinn-sweep.json``, which
+    holds a study's sweeper parameters too), else the product of the swept overrides in Hydra's
+    ``multirun.yaml``; 1 for a single run or a folder without either."""
+    from pinn_cli.cli.sweep import read_state
+
+    jobs = (read_state(folder) or {}).get("jobs")
+    if jobs:
+        return len(jobs)
     saved = folder / "multirun.yaml"
     if not saved.is_file():
         return 1
