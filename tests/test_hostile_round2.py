@@ -244,6 +244,12 @@ def test_analyze_never_overwrites_a_users_file_and_bad_paths_are_exit_2(tmp_path
     assert analyze([str(tmp_path / "runs"), "--no-figures", "--out", str(mine)]) == 2
     assert (mine / "comparison.csv").read_text() == "my own numbers"
     assert "not written by pinn-analyze" in capsys.readouterr().err
+    for name in ("report.md", "report_error.png"):      # the grouped report's files too
+        theirs = tmp_path / name.replace(".", "_")
+        theirs.mkdir()
+        (theirs / name).write_text("mine")
+        assert analyze([str(tmp_path / "runs"), "--out", str(theirs)]) == 2
+        assert (theirs / name).read_text() == "mine"
     assert analyze([str(tmp_path / "runs"), "--no-figures", "--out", str(tmp_path / "new")]) == 0
     assert analyze([str(tmp_path / "runs"), "--no-figures", "--out", str(tmp_path / "new")]) == 0
     (tmp_path / "empty").mkdir()

@@ -22,6 +22,11 @@ class OutputRefused(PinnError):
     """A folder holds a file of a name pinn-analyze would write, written by someone else."""
 
 
+def run_outputs(run) -> set[str]:
+    """Every file name pinn-analyze may write for one run: its summary and figures."""
+    return {"summary.json", *run_figure_names(run)}
+
+
 def claim(folder: Path, names) -> Path:
     """Make ``folder`` pinn-analyze's (marked) if the files ``names`` may be written there;
     -> folder. Raises OutputRefused otherwise, having written nothing."""
@@ -44,3 +49,11 @@ def _legacy(folder: Path) -> bool:
         except (OSError, ValueError, TypeError):
             pass
     return False
+
+
+def run_figure_names(run) -> set[str]:
+    """Every file name :func:`pinn_cli.analysis.plots.run_figures` may write for ``run``."""
+    names = {"snr.png", "residual_maps.png", "entropy.png", "adam.png", "velocity.png"}
+    for g in run.series:
+        names |= {f"{g}.png", f"{g}_velocity.png", f"{g}_{g}.png"}
+    return names

@@ -33,7 +33,7 @@ from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, gr
                                        phase_series_rows, ratio_text, ratios)
 from pinn_cli.analysis.report import group_rows, varying_keys
 from pinn_cli.analysis.liveness import STALE
-from pinn_cli.analysis.outputs import OutputRefused, claim
+from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs
 from pinn_cli.cli.watch import find_runs, watch
 from pinn_cli.phases.offline import PhaseParams
 from pinn_cli.analysis.summary import analyze_run
@@ -42,8 +42,8 @@ from pinn_cli.runfile import RunFileError, read_run
 
 
 RUN_FIGURES_UP_TO = 20       # more runs than this: each run's figures only with --figures all
-RUN_OUTPUTS = ("summary.json", "snr.png", "residual_maps.png", "entropy.png", "adam.png")
-COMPARISON_OUTPUTS = ("comparison.csv", "comparison.json", "phase_series.csv", "overlay.png")
+COMPARISON_OUTPUTS = ("comparison.csv", "comparison.json", "phase_series.csv", "overlay.png",
+                      "report.md", "report.csv", "report_snr.png", "report_error.png")
 
 
 def _num(v) -> str:
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run = read_run(f)
                 summary = analyze_run(run, params)
-                out = claim(_analysis_dir(f, args.out), RUN_OUTPUTS)
+                out = claim(_analysis_dir(f, args.out), run_outputs(run))
                 if run_figures_too:
                     from pinn_cli.analysis.plots import run_figures
                     summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
