@@ -106,7 +106,7 @@ def test_pinn_predict_writes_the_apis_values_from_any_layout(run_dir, tmp_path):
     want = {"u": net(x), **net.derivatives(x, ["u_x", "u_yy"])}
     for name in ("plain.txt", "pts.npz", "named.csv"):
         p = subprocess.run(PREDICT + [str(run_dir), str(tmp_path / name), "-o", str(tmp_path / "v.csv"),
-                                      "--derivatives", "u_x,u_yy", "--observables"],
+                                      "--derivatives", "u_x,u_yy", "--observables", "--force"],
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
         v = np.genfromtxt(tmp_path / "v.csv", delimiter=",", names=True)
@@ -117,10 +117,13 @@ def test_pinn_predict_writes_the_apis_values_from_any_layout(run_dir, tmp_path):
     np.savetxt(tmp_path / "three.txt", np.zeros((2, 3)))
     for args, msg in (([str(tmp_path / "three.txt")], "3 columns without a header; expected 2 (x, y)"),
                       ([str(tmp_path / "plain.txt"), "--derivatives", "u_z"], "derivative 'u_z'"),
-                      ([str(tmp_path / "none.csv")], "none.csv: no such file")):
+                      ([str(tmp_path / "none.csv")], "none.csv: no such file"),
+                      ([str(tmp_path / "plain.txt"), "-o", str(tmp_path / "named.csv")],
+                       "named.csv exists; nothing was written")):
         p = subprocess.run(PREDICT + [str(run_dir), *args], capture_output=True, text=True, timeout=300)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert p.stderr.startswith("pinn-predict: error:") and msg in p.stderr, p.stderr
+    assert np.loadtxt(tmp_path / "named.csv", delimiter=",", skiprows=1).shape == (20, 3)   # kept
 
 
 def test_a_requeued_resume_keeps_its_own_best_network(tmp_path, ref_cache):

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pinn-predict", description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="a run folder (or one of its checkpoints/*.pt)")
     ap.add_argument("points", type=Path, help="CSV/text (header naming the axes), .npz, .mat, .h5")
-    ap.add_argument("-o", "--output", type=Path, help="the CSV to write (default: standard output)")
+    ap.add_argument("-o", "--output", type=Path, help="the CSV to write (default: standard output); "
+                    "an existing file is kept unless --force")
+    ap.add_argument("--force", action="store_true", help="replace an existing --output file")
     ap.add_argument("--checkpoint", choices=("last", "best"), default="last",
                     help="last: the network at the end of the run (default); best: the lowest error")
     ap.add_argument("--derivatives", default="", metavar="NAMES",
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", choices=("float32", "float64"), default=None,
                     help="default: the run's")
     args = ap.parse_args(argv)
+    if args.output is not None and args.output.exists() and not args.force:
+        print(f"pinn-predict: error: {args.output} exists; nothing was written (another -o, or "
+              "--force to replace it)", file=sys.stderr)
+        return 2
     import numpy as np
 
     import pinn_cli
@@ -87,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.output is None:
             sys.stdout.write(text)
         else:
-            args.output.write_text(text)
+            with open(args.output, "w" if args.force else "x") as f:
+                f.write(text)
+    except FileExistsError:
+        print(f"pinn-predict: error: {args.output} appeared meanwhile; nothing was written",
+              file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"pinn-predict: error: {args.output}: cannot write ({e.strerror or e})", file=sys.stderr)
         return 2
