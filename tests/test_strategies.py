@@ -93,6 +93,7 @@ def test_rba_weights_follow_their_points_to_the_nearest_new_one(make_cfg, tmp_pa
     ([*SMALL_AC, "weighting=sa", "sampling=uniform"], "weighting='SelfAdaptive'"),
     ([*SMALL_AC, "sampling=rar_d", "sampling.add=6"], "sampling.add=6"),
     (["pde=helmholtz_smooth", "strategy=time_marching"], "time axis"),
+    ([*SMALL_AC, "strategy=time_marching", "+strategy.time_axis=2"], "strategy.time_axis=2"),
     ([*SMALL_AC, "strategy=time_marching", "strategy.windows=3", "strategy.steps=[5]"], "strategy.steps"),
 ])
 def test_moving_points_that_cannot_work_are_refused_before_training(make_cfg, tmp_path, keys, key):
@@ -105,6 +106,7 @@ def test_a_resume_whose_stages_would_move_is_refused(make_cfg, tmp_path):
     with pytest.raises(ConfigError, match="iterations=.*strategy.steps"):
         run(make_cfg(*SMALL_AC, "strategy=time_marching", "iterations=40", f"resume={tmp_path}"),
             tmp_path / "more")
+    assert not (tmp_path / "more" / "run.h5").exists()          # refused before any file
 
 
 def test_the_stages_are_drawn_on_the_figures(make_cfg, tmp_path):

@@ -34,6 +34,9 @@ class TimeMarching(Strategy):
         if self.time_axis is None:
             raise ConfigError("strategy", "time_marching", f"a problem with a time axis (this "
                               f"one's axes are {', '.join(problem.axes)})")
+        if not 0 <= self.time_axis < problem.in_dim:
+            raise ConfigError("strategy.time_axis", self.time_axis, f"an axis index from 0 to "
+                              f"{problem.in_dim - 1} ({', '.join(problem.axes)}), or null")
         if self.steps and len(self.steps) != self.windows - 1:
             raise ConfigError("strategy.steps", self.steps, f"{self.windows - 1} step counts, one "
                               "per window but the last (or null)")

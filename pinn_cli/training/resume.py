@@ -42,9 +42,10 @@ def resume_source(run_dir: Path, resume) -> Path | None:
 
 
 def open_run_file(run_dir: Path, source: Path | None, device, config_yaml: str, attrs: dict,
-                  series, static):
+                  series, static, check=lambda state: None):
     """-> (RunWriter, checkpoint state, the old run's records) or (RunWriter, None, None) for a
-    new run; ``source`` is :func:`resume_source`'s answer."""
+    new run; ``source`` is :func:`resume_source`'s answer. ``check(state)`` may refuse the
+    checkpoint (raise) before any file is touched."""
     path = run_dir / RUN_FILE
     if source is None:
         if path.exists():
@@ -56,6 +57,7 @@ def open_run_file(run_dir: Path, source: Path | None, device, config_yaml: str, 
         raise ConfigError("resume", str(source), "a run folder with checkpoints/last.pt")
     state = checkpoint.load(ckpt, device)
     check_resumable(state["config"], config_yaml)
+    check(state)
     in_place = source.resolve() == run_dir.resolve()
     old_path = source / RUN_FILE
     if in_place:

@@ -143,16 +143,22 @@ class Stager:
         return {"index": self.index, "starts": [s.start for s in self.stages],
                 "points": {k: v.detach().clone() for k, v in self.loss.points.items()}}
 
+    def check_resumable(self, state: dict | None) -> None:
+        """A checkpoint's stages (``state``: its ``stages`` entry) must be this run's: a resume
+        never moves them (equal parts of another ``iterations``). Checked before any file is
+        touched."""
+        starts = [s.start for s in self.stages]
+        if state and state["starts"] != starts:
+            raise ConfigError("iterations", f"stages at {starts}", f"the resumed run's stages, at "
+                              f"{state['starts']} (its strategy splits its own iterations: give "
+                              "strategy.steps to change the length)")
+
     def load_state_dict(self, state: dict | None) -> None:
         """A resumed run: its stage (and coefficient) and its points as they were. Its stages
         must not have moved (equal parts of another ``iterations``)."""
         if not state:
             return
-        starts = [s.start for s in self.stages]
-        if state["starts"] != starts:
-            raise ConfigError("iterations", f"stages at {starts}", f"the resumed run's stages, at "
-                              f"{state['starts']} (its strategy splits its own iterations: give "
-                              "strategy.steps to change the length)")
+        self.check_resumable(state)
         self.index = state["index"]
         if self.index >= 0 and self.stages[self.index].coefficient:
             setattr(self.pde, *self.stages[self.index].coefficient)

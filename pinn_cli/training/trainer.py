@@ -364,7 +364,8 @@ class Trainer:
         source = resume_source(self.run_dir, self.cfg.get("resume"))
         writer, state, old = open_run_file(self.run_dir, source, self.device,
                                            self.config_yaml, self._attrs(), {**series, **stage_series},
-                                           {**static, **stage_static})
+                                           {**static, **stage_static},
+                                           lambda st: self.stager.check_resumable(st.get("stages")))
         self.writer = writer
         if state is None:
             return 0, 0.0
