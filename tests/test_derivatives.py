@@ -2,10 +2,15 @@
 order: tests/test_jets.py)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from pinn_cli.models import MLP, Field
+from pinn_cli.models.base import Model
+from pinn_cli.runfile import read_run
+from pinn_cli.training import checkpoint
+from pinn_cli.training.trainer import run
 
 
 class Closed(torch.nn.Module):
@@ -128,6 +133,40 @@ def test_a_model_the_streams_cannot_follow_falls_back_with_one_line(caplog):
     assert len(lines) == 1 and "Softplus" in lines[0].getMessage()
     assert "softplus" in lines[0].getMessage()
     assert not field.streamed and not field.streams_ok
+
+
+class SoftplusModel(Model):
+    """Softplus as a run's model."""
+
+    def __init__(self, in_dim: int, out_dim: int = 1):
+        super().__init__(in_dim, out_dim)
+        self.a, self.b = torch.nn.Linear(in_dim, 8), torch.nn.Linear(8, out_dim)
+
+    def forward(self, x):
+        return self.b(torch.nn.functional.softplus(self.a(x)))
+
+    def weight_matrices(self):
+        return [self.a.weight, self.b.weight]
+
+
+def test_a_resumed_run_keeps_the_fallback_of_the_run_it_continues(make_cfg, tmp_path):
+    """Once the streams fell short (here on the first step) the run differentiates by nested
+    autograd; a run resumed from its checkpoint does so from its first step too, so it equals
+    the uninterrupted run bit for bit."""
+    common = ["model._target_=test_derivatives.SoftplusModel", *(f"~model.{k}" for k in (
+              "depth", "width", "activation")), "pde.n_collocation=256",
+              "engine=streams", "eval_every=3",
+              "checkpoint_every=7", "diagnostics.snr.every=2", "diagnostics.snr.batches=8"]
+    cfg = lambda n: make_cfg(*common, f"iterations={n}", small=False)        # noqa: E731
+    run(cfg(14), tmp_path / "full")
+    run(cfg(7), tmp_path / "part")
+    run(cfg(14), tmp_path / "part")                                  # in place, from step 7
+    a, b = (checkpoint.load(tmp_path / f / checkpoint.CHECKPOINT, "cpu") for f in ("full", "part"))
+    assert a["engine"] == b["engine"] and a["engine"]["streams_ok"] is False
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    fa, fb = (read_run(tmp_path / f / "run.h5").series for f in ("full", "part"))
+    np.testing.assert_array_equal(fa["metrics"]["loss"], fb["metrics"]["loss"])
+    np.testing.assert_array_equal(fa["snr"]["global"], fb["snr"]["global"])
 
 
 def test_gelu_streams_and_a_model_can_opt_out():

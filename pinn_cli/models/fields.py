@@ -145,6 +145,8 @@ class Field:
         index = index_set(frozenset(alpha for _, alpha in keys))
         try:
             out = self._run_streams(x, index)                                   # (S, N, m)
+        except torch.OutOfMemoryError:
+            raise                                   # not a fallback: autograd needs more memory
         except Exception as err:                   # noqa: BLE001 - any op the jets cannot follow
             log.warning("derivative streams cannot follow %s (%s: %s); nested autograd "
                         "differentiates it", type(self.model).__name__, type(err).__name__,
@@ -163,6 +165,8 @@ class Field:
         if self.compiled and self._capture is None:
             try:
                 return self._compiled(index)(x)
+            except torch.OutOfMemoryError:
+                raise
             except Exception as err:                   # noqa: BLE001 - any compiler failure
                 log.warning("torch.compile is not usable here (%s: %s); continuing without it",
                             type(err).__name__, str(err).splitlines()[0] if str(err) else "")

@@ -26,13 +26,14 @@ _KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "sched
 
 
 def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
-         config_yaml: str, loss_ref, best: dict | None = None, stages: dict | None = None) -> Path:
+         config_yaml: str, loss_ref, best: dict | None = None, stages: dict | None = None,
+         engine: dict | None = None) -> Path:
     path = Path(run_dir) / CHECKPOINT
     state = {
         "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "weighting": weighting.state_dict(), "best": best, "stages": stages,
+        "weighting": weighting.state_dict(), "best": best, "stages": stages, "engine": engine,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                 "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},

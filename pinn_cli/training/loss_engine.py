@@ -98,6 +98,17 @@ class LossEngine:
         self.params = [*self.model_params, *weighting.parameters()]
         self.term_grads: dict | None = None      # the last step's per-term gradients, if kept
 
+    def state_dict(self) -> dict:
+        """The fallbacks taken so far (streams or compile that fell short), which a resumed run
+        must keep taking to be the same computation."""
+        return {"fast_capture": self.fast_capture, "streams_ok": self.field.streams_ok,
+                "compiled": self.field.compiled}
+
+    def load_state_dict(self, state: dict | None) -> None:
+        if state:
+            self.fast_capture = state["fast_capture"]
+            self.field.streams_ok, self.field.compiled = state["streams_ok"], state["compiled"]
+
     def set_points(self, points: dict[str, torch.Tensor]) -> None:
         """The training points {term: (N_k, d)} (at the start, and after a resample or a new
         time window); the interior's chunks hold whole SNR batches, so that a capture splits by batch."""

@@ -299,7 +299,7 @@ class Trainer:
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
                         scheduler=self.schedule, weighting=self.weighting, wall_time=wall,
                         config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state(),
-                        stages=self.stager.state_dict())
+                        stages=self.stager.state_dict(), engine=self.loss.state_dict())
 
     def _close(self, status: str, **attrs) -> None:
         """Close the run file as ``status``; when the file refused a write before, it keeps
@@ -378,6 +378,7 @@ class Trainer:
                            scheduler=self.schedule, weighting=self.weighting)
         self.loss_ref = state["loss_ref"]
         self.stager.load_state_dict(state.get("stages"))
+        self.loss.load_state_dict(state.get("engine"))
         self.best.restore(state.get("best"), source, self.run_dir)
         return state["step"], state["wall_time"]
 
