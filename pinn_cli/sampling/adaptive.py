@@ -47,10 +47,6 @@ class _Adaptive(Sampler):
         pool = draw(n_pool)                                                         # (M, d)
         return pool, density(residual(pool), self.k, self.c)
 
-    @staticmethod
-    def _generator(step: int) -> torch.Generator:
-        return torch.Generator().manual_seed(step)
-
 
 class RAD(_Adaptive):
     """Args:
@@ -63,10 +59,10 @@ class RAD(_Adaptive):
                  pool_factor: Positive = 4.0):
         super().__init__(every, k, c, pool_factor)
 
-    def resample(self, step, points, draw, residual):
+    def resample(self, step, points, draw, residual, rng):
         n = len(points)
         pool, p = self._density_pool(max(n, int(self.pool_factor * n)), draw, residual)
-        return draw_from(pool, p, n, self._generator(step))
+        return draw_from(pool, p, n, rng)
 
 
 class RARD(_Adaptive):
@@ -84,6 +80,6 @@ class RARD(_Adaptive):
         super().__init__(every, k, c, pool_factor)
         self.add = int(add)
 
-    def resample(self, step, points, draw, residual):
+    def resample(self, step, points, draw, residual, rng):
         pool, p = self._density_pool(max(self.add, int(self.pool_factor * self.add)), draw, residual)
-        return torch.cat([points, draw_from(pool, p, self.add, self._generator(step))])
+        return torch.cat([points, draw_from(pool, p, self.add, rng)])

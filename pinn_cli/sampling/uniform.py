@@ -15,5 +15,5 @@ class Uniform(Sampler):
     def __init__(self, every: Count = 100):
         super().__init__(every)
 
-    def resample(self, step, points, draw, residual):
+    def resample(self, step, points, draw, residual, rng):
         return draw(len(points))

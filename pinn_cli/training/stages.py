@@ -80,8 +80,10 @@ class Stager:
                 log.info("step %d: stage %s", step, stage.name)
             return self._record(resampled=bool(stage.window))
         if self.sampler.due(step):
+            rng = torch.Generator().manual_seed(
+                int(np.random.default_rng((self.seed, step, 1)).integers(2 ** 62)))
             res = self.sampler.resample(step, self.loss.points["res"], self._draw(step),
-                                        self._residual)
+                                        self._residual, rng)
             self._move({**self.loss.points, "res": res})
             return self._record(resampled=True)
         return None
