@@ -103,9 +103,7 @@ def _occupied(path: Path, sweep: bool, overrides: list[str]) -> str | None:
     """Why ``path`` holds another run (or sweep), or None if this command may use it."""
     if not path.is_dir():
         return None if not path.exists() else "it is a file, not a folder"
-    names = {p.name for p in path.iterdir()}
-    if names <= LEFT_BEFORE_TRAINING or all(n in LEFT_BEFORE_TRAINING or n.endswith(".log")
-                                            for n in names):
+    if all(p.name in LEFT_BEFORE_TRAINING or p.name.endswith(".log") for p in path.iterdir()):
         return None                        # empty, or left by a command stopped before training
     if sweep:
         if same_sweep(path, overrides):

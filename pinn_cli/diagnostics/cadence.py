@@ -22,7 +22,3 @@ class Cadence:
         if self.dense_every and step <= self.dense_until and step % self.dense_every == 0:
             return True
         return step in self._at
-
-    def count(self, start: int, stop: int) -> int:
-        """Records in [start, stop) (used to size things, not in the loop)."""
-        return sum(self.due(s) for s in range(start, stop))

@@ -34,7 +34,6 @@ import numpy as np
 
 from pinn_cli.diagnostics.base import Probe
 from pinn_cli.diagnostics.cadence import Cadence
-from pinn_cli.optimizers.lbfgs import NO_STEP
 from pinn_cli.runfile import SeriesSpec
 
 
@@ -71,7 +70,7 @@ class OptimizerProbe(Probe):
         out = {"stage": np.int64(before["stage"]), "lr": np.float64(state.lr)}
         if opt.has_lbfgs:
             n_iter, evals = opt.lbfgs_counts()
-            code = opt.lbfgs_stop(before["counts"]) if before["counts"] is not None else NO_STEP
+            code = opt.lbfgs_stop(before["counts"])
             out.update(lbfgs_func_evals=np.int64(evals), lbfgs_n_iter=np.int64(n_iter),
                        lbfgs_stop=np.int64(code))
         return out

@@ -7,7 +7,8 @@ so that this page is the whole contract (``docs/extending.md`` lists it again).
 RunInfo (fixed for the run; tensors on the run's device):
 
     problem          pinn_cli.problem.Problem: axes, outputs, terms {term: points}, bounds,
-                     time_axis, periodic axes
+                     time_axis, periodic axes; domain (a pinn_cli.geometry.Domain, or None
+                     for the box bounds) and inside(x) -> (M,) bool, what maps are masked to
     term_weights     {term: w_k}, the loss terms in the loss's order
     observables      the reference's observables, the headline error's first
     reference_points (M, d) where the reference holds values; reference_values {name: (M,)}

@@ -115,12 +115,6 @@ class Ball(Domain):
         first[:, 0] = 1.0                                                           # at the centre
         return np.where(length > 0, v / np.where(length > 0, length, 1.0), first)
 
-    @property
-    def measure(self) -> float:
-        """The volume pi^(d/2) r^d / Gamma(d/2 + 1) (the area in 2-D)."""
-        d = self.dim
-        return math.pi ** (d / 2) * self.radius**d / math.gamma(d / 2 + 1)
-
     def pieces(self):
         d = self.dim
         size = 2 * math.pi ** (d / 2) * self.radius ** (d - 1) / math.gamma(d / 2)

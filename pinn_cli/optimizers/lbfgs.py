@@ -96,7 +96,7 @@ def stop_reason(opt: torch.optim.LBFGS, before: tuple[int, int]) -> int:
     if n_iter == 0:                     # returned at entry: the gradient was already small
         return TOL_GRAD
     group, state = opt.param_groups[0], opt.state[opt._params[0]]
-    d, t, g = state["d"], state["t"], state["prev_flat_grad"]       # (P,), step, (P,)
+    d, g = state["d"], state["prev_flat_grad"]                       # (P,), (P,)
     if g.dot(d) > -group["tolerance_change"]:     # broke before its line search
         return TOL_CHANGE
     if n_iter == group["max_iter"]:

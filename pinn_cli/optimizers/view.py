@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from pinn_cli.optimizers.base import Staged
-from pinn_cli.optimizers.lbfgs import lbfgs_counts, stop_reason
+from pinn_cli.optimizers.lbfgs import NO_STEP, lbfgs_counts, stop_reason
 
 
 class OptimizerView:
@@ -80,6 +80,7 @@ class OptimizerView:
         """(L-BFGS iterations, loss evaluations) so far; None without an L-BFGS."""
         return None if self._lbfgs is None else lbfgs_counts(self._lbfgs)
 
-    def lbfgs_stop(self, before: tuple[int, int]) -> int:
-        """Why the last step's L-BFGS call ended, given ``lbfgs_counts()`` before it."""
-        return stop_reason(self._lbfgs, before)
+    def lbfgs_stop(self, before: tuple[int, int] | None) -> int:
+        """Why the last step's L-BFGS call ended, given ``lbfgs_counts()`` before it (the codes
+        of :data:`pinn_cli.optimizers.lbfgs.STOP_REASONS`; no step: ``before`` None)."""
+        return NO_STEP if before is None else stop_reason(self._lbfgs, before)

@@ -154,13 +154,6 @@ class PDE(ABC):
     def bounds(self, value) -> None:
         self.__dict__["_bounds"] = np.asarray(value, dtype=float)
 
-    def inside(self, x: np.ndarray) -> np.ndarray:
-        """Whether each point of x (N, d) is in the domain (the box ``bounds`` without one): bool (N,)."""
-        if self.domain is not None:
-            return self.domain.contains(x)
-        b = self.bounds
-        return np.all((x >= b[:, 0]) & (x <= b[:, 1]), axis=1)
-
     @property
     def time_axis(self) -> int | None:
         """The index of the time coordinate: the axis named ``t``, if any."""

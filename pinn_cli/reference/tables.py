@@ -25,7 +25,6 @@ import h5py
 import numpy as np
 
 COMMENT = ("#", "%", "//")
-ARRAY_SUFFIXES = (".npz", ".mat", ".h5", ".hdf5", ".he5")
 
 
 class Table:

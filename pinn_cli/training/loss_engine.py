@@ -39,8 +39,7 @@ Per-term gradients. On a capturing step, and on a step where the weighting asks 
 (``weighting.wants_term_grads(step)``, e.g. grad-norm balancing), the backward keeps each term's
 gradient apart at no extra backward pass: the interior gradient is ``.grad`` after the chunks
 (a copy), and each condition term gets its own backward (``autograd.grad``, added to ``.grad``)
-instead of one over their sum. ``StepResult.term_grads`` (also ``LossEngine.term_grads``, for the
-probes) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean(rho(W[e_k]))``,
+instead of one over their sum. ``StepResult.term_grads`` (the probes see it as ``StepState.term_grads``) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean(rho(W[e_k]))``,
 the term as it enters the loss; their sum is the full gradient. The weighting then receives them
 (``weighting.term_gradients(grads, step)``) if it asked.
 """
@@ -96,7 +95,6 @@ class LossEngine:
         self.fast_capture = fast_capture and field.streams_ok   # False once streams fall short
         self.model_params = list(field.model.parameters())
         self.params = [*self.model_params, *weighting.parameters()]
-        self.term_grads: dict | None = None      # the last step's per-term gradients, if kept
 
     def state_dict(self) -> dict:
         """The fallbacks taken so far (streams or compile that fell short), which a resumed run
