@@ -15,7 +15,7 @@ from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.errors import ConfigError
 from pinn_cli.models.fields import Field
 from pinn_cli.models.mlp import MLP
-from pinn_cli.objective.interpolate import GridInterpolant
+from pinn_cli.reference.interpolate import GridInterpolant
 from pinn_cli.objective.losses import rho
 from pinn_cli.objective.regression import RegressionProblem
 from pinn_cli.pdes.base import PDE, Reference

@@ -11,9 +11,9 @@ import scipy.io
 import torch
 
 from pinn_cli.models import MLP, Field
-from pinn_cli.objective.interpolate import GridInterpolant
+from pinn_cli.reference.interpolate import GridInterpolant
 from pinn_cli.objective.regression import RegressionProblem
-from pinn_cli.objective.scattered import ScatteredInterpolant
+from pinn_cli.reference.scattered import ScatteredInterpolant
 from pinn_cli.pdes import Helmholtz, Reference
 from pinn_cli.pdes.coefficients import CoefficientField
 from pinn_cli.problem import grid_points

@@ -7,9 +7,9 @@ holds (``pde.observables``: the solution components by default; speed, u and v f
 
     e(x) = o_theta(x) - I[o_ref](x)          (N,) for one observable, (N, q) for q of them,
 
-with I the multilinear interpolant of a reference on a grid (:mod:`pinn_cli.objective.interpolate`)
+with I the multilinear interpolant of a reference on a grid (:mod:`pinn_cli.reference.interpolate`)
 or the piecewise-linear interpolant on the Delaunay triangulation of a reference at scattered
-nodes (:mod:`pinn_cli.objective.scattered`; the nearest node's value outside their hull): both
+nodes (:mod:`pinn_cli.reference.scattered`; the nearest node's value outside their hull): both
 exact at the reference's points, where the rel-L2 is evaluated. The condition terms are dropped.
 Points, domain, network, optimizer, weighting, SNR, residual maps, entropy and the evaluation are
 unchanged.
@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 
 from pinn_cli.errors import ConfigError
-from pinn_cli.objective.interpolate import GridInterpolant
-from pinn_cli.objective.scattered import ScatteredInterpolant
+from pinn_cli.reference.interpolate import GridInterpolant
+from pinn_cli.reference.scattered import ScatteredInterpolant
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.cache import ReferenceCache
 

@@ -2,9 +2,9 @@
 
     k(x) = I[k_data](x)
 
-with I the multilinear interpolant of values on a grid (:mod:`pinn_cli.objective.interpolate`) or
+with I the multilinear interpolant of values on a grid (:mod:`pinn_cli.reference.interpolate`) or
 the piecewise-linear (Delaunay) or nearest-node interpolant of values at scattered nodes
-(:mod:`pinn_cli.objective.scattered`); exact at the data's nodes. ``field(x)`` is a tensor that
+(:mod:`pinn_cli.reference.scattered`); exact at the data's nodes. ``field(x)`` is a tensor that
 carries the graph of x, so a residual such as div(k grad u) = k lap(u) + grad(k) . grad(u) can take
 grad(k) by autograd, or from :meth:`CoefficientField.gradient` (the interpolant's own slope,
 piecewise constant in each cell or simplex; zero outside the data, where the values are clamped
@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinn_cli.objective.interpolate import GridInterpolant
-from pinn_cli.objective.scattered import ScatteredInterpolant
+from pinn_cli.reference.interpolate import GridInterpolant
+from pinn_cli.reference.scattered import ScatteredInterpolant
 from pinn_cli.pdes.base import Reference
 
 

@@ -8,7 +8,7 @@ x in the simplex with vertices p_0 .. p_d, the barycentric coordinates are
 and I[u](x) = sum_j b_j u(p_j): exact at the nodes, exact for affine u, with gradient
 sum_{j<d} (u(p_j) - u(p_d)) T_j (constant in each simplex). Outside the nodes' convex hull the
 nearest node's value is used (gradient zero there). In 1-D the sorted nodes are a grid
-(:class:`pinn_cli.objective.interpolate.GridInterpolant`).
+(:class:`pinn_cli.reference.interpolate.GridInterpolant`).
 
 ``nearest``: the value of the nearest node (gradient zero).
 
@@ -26,7 +26,7 @@ import torch
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from pinn_cli.geometry.memo import PointMemo
-from pinn_cli.objective.interpolate import GridInterpolant
+from pinn_cli.reference.interpolate import GridInterpolant
 
 
 class ScatteredInterpolant:
