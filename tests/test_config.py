@@ -79,7 +79,18 @@ def test_cuda_without_gpu_is_refused(monkeypatch, capsys, tmp_path):
     assert code == 2 and "device='cuda'" in err and "no CUDA GPU" in err
 
 
-@pytest.mark.parametrize("plain", [o for o in options("experiment") if not o.endswith("_rba")])
+PAIRED = [o for o in options("experiment") if f"{o}_rba" in options("experiment")]
+
+
+def test_every_preset_without_an_rba_twin_composes_and_passes_the_checks(make_cfg):
+    """The strategy presets (cpu_allen_cahn_full, cpu_cavity_re1000) stand alone."""
+    alone = [o for o in options("experiment") if o not in PAIRED and not o.endswith("_rba")]
+    assert {"cpu_allen_cahn_full", "cpu_cavity_re1000"} <= set(alone)
+    for name in alone:
+        check_config(make_cfg(f"+experiment={name}", small=False))
+
+
+@pytest.mark.parametrize("plain", PAIRED)
 def test_experiment_presets_compose_and_differ_only_in_weighting(make_cfg, plain):
     """Each preset passes the checks, and its _rba twin is the same run with RBA weighting."""
     a, b = make_cfg(f"+experiment={plain}", small=False), make_cfg(f"+experiment={plain}_rba", small=False)
