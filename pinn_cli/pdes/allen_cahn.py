@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from pinn_cli.schema import Count, NonNeg, Positive
-from pinn_cli.errors import ConfigError
 from pinn_cli.pdes.base import PDE, Reference
+from pinn_cli.reference.etdrk4 import output_grid
 from pinn_cli.reference.allen_cahn import solve_allen_cahn
 
 
@@ -46,15 +46,8 @@ class AllenCahn(PDE):
         self.bounds = np.array([[0.0, self.t_end], [-1.0, 1.0]])
         self.n_collocation, self.n_initial = n_collocation, n_initial
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0})
-        self.reference_params = {"modes": 512, "n_t": 201, "dt": 5e-4, **(reference or {})}
-        ref = self.reference_params
-        if ref["n_t"] < 2:
-            raise ConfigError("pde.reference.n_t", ref["n_t"], "an integer >= 2")
-        steps = self.t_end / (ref["n_t"] - 1) / ref["dt"]
-        if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
-            raise ConfigError("pde.reference.dt", ref["dt"],
-                              f"a divisor of the output interval t_end / (n_t - 1) = "
-                              f"{self.t_end / (ref['n_t'] - 1):g}")
+        self.reference_params = output_grid(self.t_end, {"modes": 512, "n_t": 201, "dt": 5e-4},
+                                            reference)
 
     def point_counts(self):
         return {"res": self.n_collocation, "ic": self.n_initial}

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from pinn_cli.schema import Count, NonNeg, Positive
-from pinn_cli.errors import ConfigError
 from pinn_cli.pdes.base import PDE, Reference
+from pinn_cli.reference.etdrk4 import output_grid
 from pinn_cli.reference.kuramoto_sivashinsky import solve_kuramoto_sivashinsky
 
 
@@ -62,15 +62,8 @@ class KuramotoSivashinsky(PDE):
         self.periodic = {"x": self.length}          # handed to models that embed periodic axes
         self.n_collocation, self.n_initial, self.n_boundary = n_collocation, n_initial, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "ic": 1.0, "bc": 1.0})
-        self.reference_params = {"modes": 256, "n_t": 101, "dt": 1e-4, **(reference or {})}
-        ref = self.reference_params
-        if ref["n_t"] < 2:
-            raise ConfigError("pde.reference.n_t", ref["n_t"], "an integer >= 2")
-        steps = self.t_end / (ref["n_t"] - 1) / ref["dt"]
-        if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
-            raise ConfigError("pde.reference.dt", ref["dt"],
-                              f"a divisor of the output interval t_end / (n_t - 1) = "
-                              f"{self.t_end / (ref['n_t'] - 1):g}")
+        self.reference_params = output_grid(self.t_end, {"modes": 256, "n_t": 101, "dt": 1e-4},
+                                            reference)
 
     def point_counts(self):
         return {"res": self.n_collocation, "ic": self.n_initial, "bc": self.n_boundary}

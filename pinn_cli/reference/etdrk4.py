@@ -7,6 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from pinn_cli.errors import ConfigError
+
+
+def output_grid(t_end: float, defaults: dict, given: dict | None) -> dict:
+    """A spectral reference's settings (``modes``, ``n_t`` outputs on [0, t_end], step ``dt``):
+    ``given`` over ``defaults``; ConfigError unless dt divides the output interval."""
+    ref = {**defaults, **(given or {})}
+    if ref["n_t"] < 2:
+        raise ConfigError("pde.reference.n_t", ref["n_t"], "an integer >= 2")
+    steps = t_end / (ref["n_t"] - 1) / ref["dt"]
+    if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
+        raise ConfigError("pde.reference.dt", ref["dt"], f"a divisor of the output interval "
+                          f"t_end / (n_t - 1) = {t_end / (ref['n_t'] - 1):g}")
+    return ref
+
 
 def etdrk4_coefficients(lin: np.ndarray, h: float, contour_points: int = 64):
     """exp(hL), exp(hL/2) and the ETDRK4 weights Q, f1, f2, f3, each shaped like ``lin``.
