@@ -35,6 +35,8 @@ class RegressionProblem(PDE):
         reference_cache: the reference cache folder (the run's ``reference_cache``; None: the default).
     """
 
+    coefficients = ()            # no physics: nothing for a continuation to move
+
     def __init__(self, pde: PDE, reference_cache: str | None = None):
         self.pde = pde
         self.axes, self.outputs, self.bounds = pde.axes, pde.outputs, pde.bounds

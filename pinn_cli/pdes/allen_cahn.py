@@ -36,6 +36,8 @@ class AllenCahn(PDE):
         reference: solver settings (modes, n_t, dt).
     """
 
+    coefficients = ("eps",)  # what strategy=continuation may move
+
     axes = ("t", "x")
     periodic = {"x": 2.0}
 

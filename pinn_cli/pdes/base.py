@@ -17,6 +17,9 @@ for the reference at evaluation time.
 - ``time_axis``: the index of the time coordinate (default: the axis named ``t``, or None);
   ``periodic``: ``{axis name: period}`` of the coordinates the solution is periodic in (default
   none). Both reach the other plugins through :class:`pinn_cli.problem.Problem`.
+- ``coefficients``: the names of the float attributes that the residual and the conditions read
+  when called (not the domain or the points; the reference stays the problem's own value's),
+  e.g. ``("re",)``: what ``strategy=continuation`` may set between steps (default none).
 - ``point_counts()``: ``{term: N_k}``, the number of points of each key of ``sample`` (default:
   counted from one draw; the shipped PDEs state them without drawing).
 - ``sample(rng)``: the fixed training points, ``{"res": (N, d), "ic": (N_ic, d), ...}``; ``"res"``
@@ -136,6 +139,7 @@ class PDE(ABC):
     n_collocation: int
     loss_weights: dict[str, float]
     periodic: dict[str, float] = {}
+    coefficients: tuple[str, ...] = ()
 
     @property
     def dim(self) -> int:

@@ -25,6 +25,8 @@ class Burgers(PDE):
         reference: grid and quadrature of the Cole-Hopf solution (n_x, n_t, n_quad).
     """
 
+    coefficients = ("nu",)  # what strategy=continuation may move
+
     axes = ("t", "x")
 
     def __init__(self, nu: Positive = 0.01 / math.pi, n_collocation: Count = 10000,

@@ -57,6 +57,8 @@ class LidDrivenCavity(PDE):
         reference: ``{"n": cells per side}`` of the reference grid ((n+1)^2 nodes).
     """
 
+    coefficients = ("re",)  # what strategy=continuation may move
+
     axes = ("x", "y")
     outputs = ("psi", "p")
 

@@ -23,6 +23,8 @@ class Helmholtz(PDE):
         reference: ``{"n": points per axis}`` of the evaluation grid.
     """
 
+    coefficients = ("k",)  # what strategy=continuation may move
+
     axes = ("x", "y")
 
     def __init__(self, a1: float = 6.0, a2: float = 6.0, k: float = 1.0,

@@ -49,6 +49,8 @@ class KuramotoSivashinsky(PDE):
         reference: solver settings (modes, n_t, dt).
     """
 
+    coefficients = ("alpha", "beta", "gamma")  # what strategy=continuation may move
+
     axes = ("t", "x")
 
     def __init__(self, alpha: Positive = 100 / 16, beta: NonNeg = 100 / 16**2,

@@ -15,7 +15,8 @@ from pinn_cli.strategies.base import Stage, Strategy, split
 
 class Continuation(Strategy):
     """Args:
-        key: the PDE's coefficient (its constructor argument and attribute), e.g. ``re``.
+        key: one of the PDE's ``coefficients`` (its constructor argument and attribute), e.g.
+            ``re``.
         values: its values before the problem's own, in order.
         steps: steps of each of those stages (null: the run in len(values) + 1 equal parts).
     """
@@ -26,11 +27,11 @@ class Continuation(Strategy):
         self.own: float | None = None
 
     def check(self, problem, pde):
-        value = vars(pde).get(self.key)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            own = sorted(k for k, v in vars(pde).items() if isinstance(v, float))
+        own = tuple(pde.coefficients)
+        if self.key not in own:
             raise ConfigError("strategy.key", self.key, f"a coefficient of {type(pde).__name__} "
-                              f"({', '.join(own) or 'it has none'})")
+                              f"({', '.join(own) or 'it declares none'})")
+        value = getattr(pde, self.key)
         if not self.values:
             raise ConfigError("strategy.values", self.values, "one value or more, before the "
                               f"problem's own {self.key}={value:g}")
