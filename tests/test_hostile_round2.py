@@ -206,8 +206,11 @@ def test_a_sweep_whose_job_fails_to_start_goes_on_and_exits_2(tmp_path, ref_cach
 
 # ---- the rest: tracebacks that became one line --------------------------------------------------
 def test_ctrl_c_while_loading_is_exit_130_and_one_line(tmp_path):
+    # as from a terminal: a suite started in the background (``pytest &``) hands its children
+    # SIGINT ignored, and Python then installs no Ctrl-C handler while it imports
     proc = subprocess.Popen(TRAIN + SMALL + [f"hydra.run.dir={tmp_path / 'r'}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.3)                                  # imports are still running
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
