@@ -83,7 +83,8 @@ class LBFGS(Scheduled):
 
 def lbfgs_counts(opt: torch.optim.LBFGS) -> tuple[int, int]:
     """-> (n_iter, func_evals): L-BFGS iterations and loss evaluations so far."""
-    state = opt.state.get(opt._params[0], {})          # .get: never add an entry to the state
+    first = opt.param_groups[0]["params"][0]          # torch's L-BFGS keeps its state there
+    state = opt.state.get(first, {})                  # .get: never add an entry to the state
     return int(state.get("n_iter", 0)), int(state.get("func_evals", 0))
 
 
@@ -95,7 +96,8 @@ def stop_reason(opt: torch.optim.LBFGS, before: tuple[int, int]) -> int:
         return NO_STEP
     if n_iter == 0:                     # returned at entry: the gradient was already small
         return TOL_GRAD
-    group, state = opt.param_groups[0], opt.state[opt._params[0]]
+    group = opt.param_groups[0]
+    state = opt.state[group["params"][0]]
     d, g = state["d"], state["prev_flat_grad"]                       # (P,), (P,)
     if g.dot(d) > -group["tolerance_change"]:     # broke before its line search
         return TOL_CHANGE
@@ -103,7 +105,7 @@ def stop_reason(opt: torch.optim.LBFGS, before: tuple[int, int]) -> int:
         return MAX_ITER
     if evals >= group["max_eval"]:
         return MAX_EVAL
-    grads = [p.grad.abs().max() for p in opt._params if p.grad is not None]   # last evaluation's
+    grads = [p.grad.abs().max() for p in group["params"] if p.grad is not None]   # last evaluation's
     if grads and torch.stack(grads).max() <= group["tolerance_grad"]:
         return TOL_GRAD
     return TOL_CHANGE

@@ -1,14 +1,16 @@
 """What a probe may read of the run's optimizer: a read-only view of its own state.
 
-The view knows three kinds of optimizer state and nothing else:
+The view knows three kinds of optimizer state and nothing else (and ``lr``, the first
+parameter group's learning rate):
 
 - stages (:class:`pinn_cli.optimizers.base.Staged`): ``stage``, ``stage_names``,
-  ``stage_starts``; an unstaged optimizer is one stage 0 with no names;
+  ``stage_starts``, ``staged``; an unstaged optimizer is one stage 0 with no names;
 - Adam's moments (Adam, AdamW, or the Adam stage of a staged optimizer while it runs):
-  ``adam_moments()``, the bias-corrected m_hat and sqrt(v_hat) + eps of every parameter (none
-  while another stage runs);
-- an L-BFGS (itself, or the L-BFGS stage of a staged optimizer): ``lbfgs_counts()`` and, after a
-  step, ``lbfgs_stop(counts_before)`` (:data:`pinn_cli.optimizers.lbfgs.STOP_REASONS`).
+  ``has_adam``, ``adam_moments()``, the bias-corrected m_hat and sqrt(v_hat) + eps of every
+  parameter (none while another stage runs);
+- an L-BFGS (itself, or the L-BFGS stage of a staged optimizer): ``has_lbfgs``,
+  ``lbfgs_counts()`` and, after a step, ``lbfgs_stop(counts_before)``
+  (:data:`pinn_cli.optimizers.lbfgs.STOP_REASONS`).
 """
 from __future__ import annotations
 

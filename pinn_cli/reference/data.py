@@ -27,7 +27,7 @@ from typing import Literal, TypedDict
 
 import numpy as np
 
-from pinn_cli.pdes.base import Reference
+from pinn_cli.reference.base import Reference
 from pinn_cli.reference.tables import read_table
 
 Column = int | str
