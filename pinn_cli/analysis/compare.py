@@ -127,8 +127,8 @@ def ratio_text(r: dict) -> str:
     parts = []
     if "final_rel_l2_ratio" in r:
         x = r["final_rel_l2_ratio"]
-        parts.append(f"final rel-L2 {x:.2g}x the baseline's ({'more' if x < 1 else 'less'} accurate)")
+        parts.append(f"final rel-L2 {x:.3g}x the baseline's ({'more' if x < 1 else 'less'} accurate)")
     if "total_diffusion_ratio" in r:
         x = r["total_diffusion_ratio"]
-        parts.append(f"total diffusion at {x:.2g}x the baseline's step ({'sooner' if x < 1 else 'later'})")
+        parts.append(f"total diffusion at {x:.3g}x the baseline's step ({'sooner' if x < 1 else 'later'})")
     return f"{head} {'; '.join(parts) or 'nothing to compare (an onset or error missing)'}"
