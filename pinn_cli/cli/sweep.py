@@ -128,7 +128,7 @@ def score(run_file, name: str, target: float) -> float:
     try:
         run = read_run(run_file)
         m = run.series.get("metrics", {})
-    except (RunFileError, OSError, ValueError, KeyError) as e:        # the job ended; its score is unknown
+    except (RunFileError, OSError, ValueError, KeyError) as e:    # ended; its score is unknown
         log.warning("no score for %s: %s", run_file, e)
         return float("nan")
     if run.attrs.get("status") != "done":

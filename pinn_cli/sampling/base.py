@@ -11,10 +11,10 @@ so for the new interior points::
 - ``residual(x)``: the magnitude |r| of the PDE residual at x (M, d), (M,), without a graph;
 - ``rng``: a ``torch.Generator`` for the sampler's own choices (which candidates it keeps).
 
-Every draw, and ``rng``, comes from a generator seeded by (run seed, step), so a run and its resume draw the
-same points; the current points are also in the checkpoint. What a resample does to a weighting's
-per-point weights is the weighting's ``resample`` (RBA carries each weight to the new point
-nearest to its old one); the SNR's batches stay B equal batches of the new points.
+Every draw, and ``rng``, comes from a generator seeded by (run seed, step), so a run and its
+resume draw the same points; the current points are also in the checkpoint. What a resample does
+to a weighting's per-point weights is the weighting's ``resample`` (RBA carries each weight to
+the new point nearest to its old one); the SNR's batches stay B equal batches of the new points.
 """
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def instantiate(node, group: str, context: dict | None = None):
 
 def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
     """-> the run's parts; ConfigError or PluginError (one line) for what does not fit."""
-    objs = {"pde": instantiate(cfg.pde, "pde"), "objective": instantiate(cfg.objective, "objective")}
+    objs = {group: instantiate(cfg[group], group) for group in ("pde", "objective")}
     for group in ("pde", "objective"):
         _contract(group, objs[group], cfg)
     # the problem the run trains on (the PDE, or the regression of its reference) is the one

@@ -39,8 +39,9 @@ Per-term gradients. On a capturing step, and on a step where the weighting asks 
 (``weighting.wants_term_grads(step)``, e.g. grad-norm balancing), the backward keeps each term's
 gradient apart at no extra backward pass: the interior gradient is ``.grad`` after the chunks
 (a copy), and each condition term gets its own backward (``autograd.grad``, added to ``.grad``)
-instead of one over their sum. ``StepResult.term_grads`` (the probes see it as ``StepState.term_grads``) holds ``{k: [dL_k'/dp for every model parameter]}`` with ``L_k' = w_k mean(rho(W[e_k]))``,
-the term as it enters the loss; their sum is the full gradient. The weighting then receives them
+instead of one over their sum. ``StepResult.term_grads`` (the probes see it as
+``StepState.term_grads``) holds ``{k: [dL_k'/dp for every model parameter]}`` with
+``L_k' = w_k mean(rho(W[e_k]))``, the term as it enters the loss; their sum is the full gradient. The weighting then receives them
 (``weighting.term_gradients(grads, step)``) if it asked.
 """
 from __future__ import annotations
