@@ -156,11 +156,10 @@ class Stager:
                               "strategy.steps to change the length)")
 
     def load_state_dict(self, state: dict | None) -> None:
-        """A resumed run: its stage (and coefficient) and its points as they were. Its stages
-        must not have moved (equal parts of another ``iterations``)."""
+        """A resumed run: its stage (and coefficient) and its points as they were (its stages
+        were checked by :meth:`check_resumable` when the checkpoint was opened)."""
         if not state:
             return
-        self.check_resumable(state)
         self.index = state["index"]
         if self.index >= 0 and self.stages[self.index].coefficient:
             setattr(self.pde, *self.stages[self.index].coefficient)
