@@ -56,4 +56,4 @@ def test_every_option_is_compared_with_the_default_all_else_equal():
     assert rel[("weighting", "allen_cahn pirate rba")]["final_rel_l2_ratio"] == pytest.approx(0.05, rel=1e-12)
     assert "total_diffusion_ratio" not in rel[("weighting", "allen_cahn pirate rba")]   # not reached
     assert abs(rel[("model", "allen_cahn pirate rba")]["total_diffusion_ratio"] - 0.5) < 1e-12
-    assert "0.17x" in ratio_text(w) and "more accurate" in ratio_text(w) and "sooner" in ratio_text(w)
+    assert "final rel-L2 0.167x" in ratio_text(w) and "more accurate" in ratio_text(w) and "sooner" in ratio_text(w)
