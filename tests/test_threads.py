@@ -49,7 +49,12 @@ def test_the_governor_drops_to_one_thread_beside_busy_loops_and_returns_when_the
     assert torch.get_num_threads() == saved
 
 
-def test_threads_option_picks_the_policy():
+def test_threads_option_picks_the_policy(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")            # a user's explicit setting caps auto
+    g = threads_for("auto")
+    assert g.max_threads == 1
+    g.close()
+    monkeypatch.delenv("OMP_NUM_THREADS")
     saved = torch.get_num_threads()
     for value in ("auto", None):
         g = threads_for(value)

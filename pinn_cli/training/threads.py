@@ -100,9 +100,15 @@ class ThreadGovernor:
 
 def threads_for(threads):
     """``threads``: ``auto`` (or null) -> a :class:`ThreadGovernor` over every CPU of the
-    process; N -> :class:`FixedThreads`."""
+    process, or over at most ``OMP_NUM_THREADS`` when the user's environment sets it (an explicit
+    setting wins); N -> :class:`FixedThreads`."""
     if threads in (None, "auto"):
-        return ThreadGovernor(len(cpus()))
+        most = len(cpus())
+        try:
+            most = min(most, int(os.environ["OMP_NUM_THREADS"]))
+        except (KeyError, ValueError):
+            pass
+        return ThreadGovernor(most)
     return FixedThreads(threads)
 
 
