@@ -73,6 +73,10 @@ stop() {
   pkill -x slurmd 2>/dev/null || true
   pkill -x slurmctld 2>/dev/null || true
   pkill -x munged 2>/dev/null || true
+  for _ in $(seq 30); do             # gone before a start that follows at once looks for them
+    pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || pgrep -x munged >/dev/null || break
+    sleep 0.5
+  done
   echo "slurm stopped"
 }
 
