@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-import yaml
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import PinnError
+from pinn_cli.plugins import importable, recorded_runtime, run_folders
 from pinn_cli.training.validate import DTYPES
 
 CHECKPOINTS = {"last": Path("checkpoints") / "last.pt", "best": Path("checkpoints") / "best.pt"}
@@ -136,7 +135,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         raise PinnError(f"dtype={dtype!r} is not allowed: expected float32 or float64")
     device = torch.device(device)
     folder = path.parent.parent
-    with _plugins_importable(folder), _working_folder(path):
+    with importable(run_folders(folder)), _working_folder(path):
         pde = instantiate(cfg.pde, "pde")
         problem = Problem.of(pde)
         with torch.device(device):
@@ -169,35 +168,11 @@ def _read(path: Path) -> dict:
     return state
 
 
-def _hydra_runtime(folder: Path) -> dict:
-    """The run's ``hydra.runtime`` (cwd, config sources), or {} without it."""
-    try:
-        return (yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text()) or {})["hydra"]["runtime"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return {}
-
-
-@contextlib.contextmanager
-def _plugins_importable(folder: Path):
-    """sys.path with the folder pinn-train ran in, its --config-dir and that folder's parent."""
-    rt = _hydra_runtime(folder)
-    extra = [rt.get("cwd")] + [p for s in rt.get("config_sources", []) if s.get("schema") == "file"
-                              for p in (s.get("path"), os.path.dirname(s.get("path") or ""))]
-    added = [p for p in dict.fromkeys(x for x in extra + [os.getcwd()] if x) if p not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for p in added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(p)
-
-
 @contextlib.contextmanager
 def _working_folder(checkpoint_path: Path):
     """The folder pinn-train ran in as the working folder (a PDE's relative data files), when
     the run records it and it still exists."""
-    cwd = _hydra_runtime(Path(checkpoint_path).parent.parent).get("cwd")
+    cwd = recorded_runtime(Path(checkpoint_path).parent.parent).get("cwd")
     if not cwd or not os.path.isdir(cwd) or os.path.abspath(cwd) == os.getcwd():
         yield
         return

@@ -12,6 +12,20 @@ from hydra import compose, initialize_config_module
 # Threads of every in-process test and of the runs the tests build: PINN_TEST_THREADS (default 2),
 # so that the suite can be checked at 1 and 2 threads (.ci/run does both).
 THREADS = int(os.environ.get("PINN_TEST_THREADS", "2"))
+# The device of the runs the fixtures build (make_cfg, train_process): PINN_TEST_DEVICE (default
+# cpu). scripts/gpu_check.sh runs the tests that use them (marked `device` below) with cuda.
+DEVICE = os.environ.get("PINN_TEST_DEVICE", "cpu")
+RUN_FIXTURES = {"make_cfg", "train_process"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers and subsets from what a test uses: a test that builds a run through the fixtures is
+    marked `device`; a test of a training outcome or of the local SLURM is in the slow tier."""
+    for item in items:
+        if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.device)
+        if item.get_closest_marker("outcome") or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +50,7 @@ def make_cfg(ref_cache):
     (Burgers) is tested in tests/test_default.py."""
 
     def _make(*overrides, small=True):
-        base = ["device=cpu", f"reference_cache={ref_cache}", f"threads={THREADS}",
+        base = [f"device={DEVICE}", f"reference_cache={ref_cache}", f"threads={THREADS}",
                 *_test_pde(overrides)]
         if small:
             base += ["model.depth=2", "model.width=16", "pde.n_collocation=256"]
@@ -70,7 +84,7 @@ def train_process():
     import subprocess
 
     def _start(run_dir, *overrides):
-        overrides = (f"threads={THREADS}", *_test_pde(overrides), *overrides)
+        overrides = (f"threads={THREADS}", f"device={DEVICE}", *_test_pde(overrides), *overrides)
         return subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(run_dir), *overrides],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

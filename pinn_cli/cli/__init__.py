@@ -3,3 +3,9 @@ from omegaconf import OmegaConf
 
 # ${pinn_dir:...}: a job's folder name from its overrides, '/' (a study's arm group) made '-'
 OmegaConf.register_new_resolver("pinn_dir", lambda s: str(s).replace("/", "-"), replace=True)
+
+
+def version_line(prog: str) -> str:
+    """What ``--version`` prints on every command (the run file records the same version)."""
+    from pinn_cli import __version__
+    return f"{prog} (pinn-cli) {__version__}"

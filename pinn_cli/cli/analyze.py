@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pinn_cli.analysis import report
+from pinn_cli.cli import version_line
 from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, group_table,
                                        phase_series_rows, ratio_text, ratios)
 from pinn_cli.analysis.report import group_rows, varying_keys
@@ -103,6 +104,7 @@ def _writable(folder: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pinn-analyze", description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version=version_line("pinn-analyze"))
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, help="folder for the comparison (and for each run's "
                     "analysis when its own folder is read-only)")
@@ -136,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         from pinn_cli.cli.status import status
         return status(args.paths)
-    if os.getcwd() not in sys.path:         # a user's own probe (its figure) imports from here
-        sys.path.insert(0, os.getcwd())
+    from pinn_cli import plugins
+    plugins.add([os.getcwd()])              # a user's own probe (its figure) imports from here
     if args.watch is not None:
         if not args.watch > 0:
             return _error(f"--watch={args.watch} is not allowed: expected a number of seconds > 0", 2)

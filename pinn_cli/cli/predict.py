@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pinn_cli.cli import version_line
+
 
 def read_points(path: Path, axes: tuple[str, ...]):
     """The points of ``path`` as (N, d), columns in the order of ``axes``."""
@@ -47,6 +49,7 @@ def read_points(path: Path, axes: tuple[str, ...]):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pinn-predict", description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version=version_line("pinn-predict"))
     ap.add_argument("run", type=Path, help="a run folder (or one of its checkpoints/*.pt)")
     ap.add_argument("points", type=Path, help="CSV/text (header naming the axes), .npz, .mat, .h5")
     ap.add_argument("-o", "--output", type=Path, help="the CSV to write (default: standard output); "

@@ -114,21 +114,6 @@ def sweep_exit_code(rows: list[dict]) -> int:
     return 0
 
 
-def plugin_path(argv: list[str]) -> None:
-    """A user's own classes (``_target_: my_pde.Heat``) import from the current folder and from
-    a ``--config-dir``'s folder and its parent, as ``python -m`` would find them."""
-    folders = [os.getcwd()]
-    for i, a in enumerate(argv):
-        if a in ("--config-dir", "-cd") and i + 1 < len(argv):
-            folders += [os.path.abspath(argv[i + 1]), os.path.dirname(os.path.abspath(argv[i + 1]))]
-        elif a.startswith("--config-dir="):
-            d = os.path.abspath(a.split("=", 1)[1])
-            folders += [d, os.path.dirname(d)]
-    for f in reversed(folders):
-        if f not in sys.path:
-            sys.path.insert(0, f)
-
-
 def _main(argv: list[str]) -> int:
     import hydra
 
@@ -138,8 +123,9 @@ def _main(argv: list[str]) -> int:
     from pinn_cli.cli.sweep_summary import report
     from pinn_cli.cli.argv import check_argv, with_resume
     from pinn_cli.errors import PinnError
+    from pinn_cli.plugins import add, argv_folders
 
-    plugin_path(argv)
+    add(argv_folders(argv))    # a user's own classes (`_target_: my_pde.Heat`)
     try:
         argv = with_resume(argv)
         out = check_argv(argv)
@@ -176,6 +162,10 @@ def _main(argv: list[str]) -> int:
 
 def main() -> None:
     """Console entry: check the command line, claim the folder, then hand it to Hydra."""
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        from pinn_cli.cli import version_line
+        print(version_line("pinn-train"))
+        raise SystemExit(0)
     try:
         code = _main(sys.argv[1:])
     except KeyboardInterrupt:

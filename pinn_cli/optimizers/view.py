@@ -8,9 +8,10 @@ parameter group's learning rate):
 - Adam's moments (Adam, AdamW, or the Adam stage of a staged optimizer while it runs):
   ``has_adam``, ``adam_moments()``, the bias-corrected m_hat and sqrt(v_hat) + eps of every
   parameter (none while another stage runs);
-- an L-BFGS (itself, or the L-BFGS stage of a staged optimizer): ``has_lbfgs``,
-  ``lbfgs_counts()`` and, after a step, ``lbfgs_stop(counts_before)``
-  (:data:`pinn_cli.optimizers.lbfgs.STOP_REASONS`).
+- a quasi-Newton optimizer, L-BFGS or dense (itself, or the second stage of a staged
+  optimizer): ``has_lbfgs``, ``lbfgs_counts()`` and, after a step,
+  ``lbfgs_stop(counts_before)`` (:data:`pinn_cli.optimizers.lbfgs.STOP_REASONS`; the dense
+  optimizers keep their counters under L-BFGS's names).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 
 from pinn_cli.optimizers.base import Staged
 from pinn_cli.optimizers.lbfgs import NO_STEP, lbfgs_counts, stop_reason
+from pinn_cli.optimizers.quasi_newton import DenseQuasiNewton
 
 
 class OptimizerView:
@@ -28,7 +30,8 @@ class OptimizerView:
     def __init__(self, optimizer: torch.optim.Optimizer):
         self._opt = optimizer
         inner = optimizer.stage_optimizers() if isinstance(optimizer, Staged) else (optimizer,)
-        self._lbfgs = next((o for o in inner if isinstance(o, torch.optim.LBFGS)), None)
+        self._lbfgs = next((o for o in inner if isinstance(o, (torch.optim.LBFGS, DenseQuasiNewton))),
+                           None)
         self._adam_opt = next((o for o in inner if isinstance(o, (torch.optim.Adam,
                                                                    torch.optim.AdamW))), None)
 
