@@ -67,3 +67,33 @@ def importable(folders: list[str]):
         for p in added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(p)
+
+
+def allowed_target(target: str, folders: list[str]) -> bool:
+    """Whether a config from someone else's run may instantiate ``target``: pinn-cli's own
+    classes, or a module that lies in one of ``folders`` (the plugins of the folder it ran in)."""
+    top = str(target).split(".", 1)[0]
+    if top == "pinn_cli":
+        return True
+    return "." in str(target) and any(
+        os.path.isfile(os.path.join(f, top + ".py")) or os.path.isfile(os.path.join(f, top, "__init__.py"))
+        for f in folders if f)
+
+
+def check_targets(node, folders: list[str], where: str) -> None:
+    """Refuse (PinnError, one line) any ``_target_`` in ``node`` (a run's config, as plain
+    containers) that :func:`allowed_target` does not allow: a run folder is data, not code."""
+    from pinn_cli.errors import PinnError
+
+    def walk(n, path):
+        if isinstance(n, dict):
+            for k, v in n.items():
+                if k == "_target_" and not allowed_target(v, folders):
+                    raise PinnError(f"{where}: {path + '.' if path else ''}_target_={v!r} is refused: "
+                                    "a run read from a folder instantiates only pinn-cli's classes "
+                                    "and plugin modules in the folder it ran in (nothing was run)")
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(n, (list, tuple)):
+            for i, v in enumerate(n):
+                walk(v, f"{path}[{i}]")
+    walk(node, "")

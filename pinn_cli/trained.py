@@ -31,7 +31,8 @@ import torch
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import PinnError
-from pinn_cli.plugins import importable, recorded_runtime, run_folders
+from pinn_cli.training.checkpoint import read as read_checkpoint
+from pinn_cli.plugins import check_targets, importable, recorded_runtime, run_folders
 from pinn_cli.training.validate import DTYPES
 
 CHECKPOINTS = {"last": Path("checkpoints") / "last.pt", "best": Path("checkpoints") / "best.pt"}
@@ -130,11 +131,12 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         path = path / CHECKPOINTS[checkpoint]
     state = _read(path)
     cfg = OmegaConf.create(state["config"])
+    folder = path.parent.parent
+    check_targets(OmegaConf.to_container(cfg), run_folders(folder), str(path))
     dt = DTYPES.get(dtype or cfg.get("dtype", "float32"))
     if dt is None:
         raise PinnError(f"dtype={dtype!r} is not allowed: expected float32 or float64")
     device = torch.device(device)
-    folder = path.parent.parent
     with importable(run_folders(folder)), _working_folder(path):
         pde = instantiate(cfg.pde, "pde")
         problem = Problem.of(pde)
@@ -160,9 +162,9 @@ def _read(path: Path) -> dict:
         raise PinnError(f"{path}: no checkpoint there (the run saved none yet, or this is not a "
                         "run folder)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:                      # noqa: BLE001 - a damaged file raises anything
-        raise PinnError(f"{path}: unreadable checkpoint ({type(e).__name__})") from e
+        state = read_checkpoint(path, "cpu")
+    except FileNotFoundError:
+        raise PinnError(f"{path}: no such checkpoint") from None
     if not isinstance(state, dict) or not {"model", "config", "step"} <= state.keys():
         raise PinnError(f"{path}: not a pinn-cli checkpoint")
     return state

@@ -27,6 +27,7 @@ def test_the_default_is_burgers_with_the_snr_recorded(ref_cache):
     assert cfg.diagnostics.snr.batches == "auto"
 
 
+@pytest.mark.slow
 @pytest.mark.outcome
 def test_the_default_run_passes_from_fitting_to_diffusion(ref_cache, tmp_path):
     run(_default(ref_cache, "iterations=250"), tmp_path)

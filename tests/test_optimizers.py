@@ -111,6 +111,7 @@ def test_adam_stage_of_adam_lbfgs_is_adam(make_cfg, tmp_path):
 
 
 # ---- L-BFGS ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.outcome
 def test_lbfgs_beats_adam_per_iteration(make_cfg, tmp_path):
     """Same network, points and start, 200 iterations: L-BFGS (one L-BFGS iteration each) ends
@@ -289,6 +290,7 @@ def test_float64_end_to_end(make_cfg, tmp_path, option):
 
 
 # ---- SOAP ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.outcome
 def test_soap_learns_and_resumes_bit_for_bit(make_cfg, tmp_path):
     ref = _resume_matches(make_cfg, tmp_path, ["optimizer=soap", "optimizer.precondition_frequency=3"],

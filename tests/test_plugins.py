@@ -154,6 +154,7 @@ def _plugin_folder(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_users_own_five_extensions_run_without_editing_pinn_cli(tmp_path, ref_cache):
     folder = _plugin_folder(tmp_path)
     cmd = TRAIN + ["--config-dir", "conf", "pde=poisson1d", "model=residual2", "weighting=learned",

@@ -119,6 +119,7 @@ def test_a_stopped_study_continues_to_the_uninterrupted_files(tmp_path, ref_cach
     assert (tmp_path / "full" / "analysis" / "report.md").read_text().count("\n| ") == 3
 
 
+@pytest.mark.slow
 def test_a_bad_value_deep_in_a_large_study_fails_before_anything_trains(tmp_path):
     """300 combinations, the first bad one (width 0) the 252nd: refused up front, in one line."""
     (tmp_path / "conf" / "study").mkdir(parents=True)
@@ -133,6 +134,7 @@ def test_a_bad_value_deep_in_a_large_study_fails_before_anything_trains(tmp_path
     assert time.perf_counter() - t0 < 300
 
 
+@pytest.mark.slow
 def test_a_search_resumes_from_its_storage(tmp_path, ref_cache):
     pytest.importorskip("optuna")
     import optuna

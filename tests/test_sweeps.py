@@ -18,6 +18,7 @@ from pinn_cli.training.trainer import run
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
 SMALL = ["pde=helmholtz_smooth", "device=cpu", "model.depth=2", "model.width=16", "pde.n_collocation=256", "threads=2"]
 
+@pytest.mark.slow
 def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, ref_cache,
                                                            train_process, wait_for_records):
     common = SMALL + ["weighting=rba", "iterations=3000", "eval_every=5", "checkpoint_every=100000",

@@ -96,6 +96,7 @@ def test_bad_arguments_are_one_line(run_dir, tmp_path):
         pinn_cli.load(tmp_path / "bad.pt")
 
 
+@pytest.mark.slow
 def test_pinn_predict_writes_the_apis_values_from_any_layout(run_dir, tmp_path):
     net = pinn_cli.load(run_dir)
     x = np.random.default_rng(1).uniform(-1, 1, (20, 2))

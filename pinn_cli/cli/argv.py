@@ -27,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from pinn_cli.training.build import build
 from pinn_cli.training.validate import DTYPES, validate
+from pinn_cli.plugins import allowed_target, run_folders
 from pinn_cli.errors import PinnError
 from pinn_cli.schema import SELECTABLE
 
@@ -53,6 +54,12 @@ def with_resume(argv: list[str]) -> list[str]:
     given = {_key(a) for a in argv if "=" in a and not a.startswith("-")}
     old = [o for o in yaml.safe_load(saved.read_text()) or []
            if not o.startswith("resume=") and _key(o) not in given]   # the command line wins
+    folders = run_folders(Path(resume[-1]))
+    for o in old:                # a run folder is data: its overrides name no foreign code
+        if _key(o).endswith("_target_") and not allowed_target(o.split("=", 1)[1], folders):
+            raise PinnError(f"resume={resume[-1]}: its override {o!r} is refused: a resumed run "
+                            "instantiates only pinn-cli's classes and plugin modules in the "
+                            "folder it ran in (nothing was run)")
     return old + argv
 
 

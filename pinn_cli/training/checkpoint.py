@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,17 +62,48 @@ def save_state(path: Path, state: dict) -> Path:
     return path
 
 
-def load(path, device) -> dict:
-    """The checkpoint at ``path``; PinnError (one line, naming it) if it cannot be read."""
+def _numpy_globals() -> list:
+    """What a checkpoint's numpy arrays and scalars unpickle through (the numpy RNG state, a
+    sampler's points): numpy's array and scalar constructors and its dtypes, nothing that runs
+    code."""
+    core = getattr(np, "_core", None) or np.core
+    kinds = (np.float64, np.float32, np.int64, np.int32, np.uint32, np.uint8, np.bool_)
+    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype,
+            *(type(np.dtype(k)) for k in kinds)]
+
+
+def read(path, device):
+    """``torch.load`` with ``weights_only=True`` (tensors, numbers, strings, containers, numpy
+    arrays): a checkpoint is data, and one whose pickle names anything else (a function, a
+    class that would run code) is refused unread. FileNotFoundError passes; anything else is a
+    PinnError, one line."""
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
-        raise PinnError(f"{path}: no such checkpoint") from None
+        raise
+    except pickle.UnpicklingError as e:
+        what = re.search(r"GLOBAL (\S+)", str(e))           # the refused callable or class
+        if what:
+            raise PinnError(f"{path}: refused: the checkpoint names {what.group(1)}, and pinn-cli "
+                            "reads only tensors, numbers and arrays from a checkpoint (nothing "
+                            "was run)") from None
+        raise PinnError(f"{path}: unreadable checkpoint, truncated or damaged (not a "
+                        "checkpoint's pickle)") from e
     except Exception as e:  # noqa: BLE001
         # A damaged file makes torch.load raise nearly anything: OSError, RuntimeError from its
-        # zip reader, UnpicklingError, EOFError, and (seen fuzzing) AssertionError from within.
+        # zip reader, EOFError, and (seen fuzzing) AssertionError from within.
         raise PinnError(f"{path}: unreadable checkpoint, truncated or damaged "
                         f"({_reason(e)})") from e
+
+
+def load(path, device) -> dict:
+    """The checkpoint at ``path`` (:func:`read`); PinnError (one line, naming it) if it cannot
+    be read or is not a pinn-cli checkpoint."""
+    try:
+        state = read(path, device)
+    except FileNotFoundError:
+        raise PinnError(f"{path}: no such checkpoint") from None
     if not isinstance(state, dict) or not set(_KEYS) <= state.keys():
         raise PinnError(f"{path}: unreadable checkpoint, not a pinn-cli checkpoint")
     return state

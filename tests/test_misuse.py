@@ -4,7 +4,7 @@ record is lost; nothing hangs. Plus bad values for every key of every option of 
 generated from the options' own schemas (constructor annotations), so new keys are covered.
 
 Cases that need a file-level fault (truncated run files, corrupt checkpoints and caches,
-unwritable outputs) are in tests/test_hostile_files.py.
+unwritable outputs) are in tests/test_damaged_files.py.
 """
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ from pinn_cli.training.validate import validate
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import RunWriter, SeriesSpec, read_run
 from pinn_cli.training.resume import RUN_FILE
+
+# the slow tier (pytest -m slow): each case runs pinn-train in a child process
+pytestmark = pytest.mark.slow
+
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
 SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=8", "pde.n_collocation=64",

@@ -25,6 +25,9 @@ from pinn_cli.runfile import io as runfile_io
 from pinn_cli.runfile.io import RunWriteError, count_records
 from pinn_cli.training import checkpoint
 
+# the slow tier (pytest -m slow): each case runs pinn-train in a child process
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 FRACTIONS = (1, 5, 10, 25, 50, 75, 90, 99)
@@ -430,6 +433,7 @@ FULL_SAVE = """
 import resource, signal, sys, torch
 from pinn_cli.errors import PinnError
 from pinn_cli.training import checkpoint
+
 class W:
     def state_dict(self):
         return {}

@@ -1,4 +1,4 @@
-"""The second hostile probe's classes of failure (issue 22), one test per class: a folder claimed
+"""Refusals and failures by class, one test per class: a folder claimed
 by two commands at once, checks that need the problem done before any job trains, a plugin's
 mistakes reported as the plugin's, a probe that raises mid-run, arithmetic that breaks down, a
 sweep's exit code, and the one-line errors that were tracebacks."""
@@ -20,6 +20,9 @@ from pinn_cli.cli.claim import claim, held
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import Trainer
+
+# the slow tier (pytest -m slow): each case runs pinn-train in a child process
+pytestmark = pytest.mark.slow
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
 SMALL = ["pde=helmholtz_smooth", "model.depth=2", "model.width=8", "pde.n_collocation=64",
@@ -123,6 +126,7 @@ import numpy as np
 from pinn_cli.pdes import PDE, Reference
 from pinn_cli.diagnostics import Probe
 from pinn_cli.runfile import SeriesSpec
+
 
 
 class Half(PDE):
