@@ -121,3 +121,27 @@ def test_a_run_still_being_written_is_analysed(tmp_path):
     s = json.loads((tmp_path / "analysis" / "summary.json").read_text())
     assert s["status"] == "running" and abs(s["phases"]["fitting_to_diffusion"]["step"] - 100) <= 10
     w.close("done")
+
+
+def test_an_unknown_by_key_is_refused_with_the_keys_that_exist(real_run, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for i in range(2):
+        shutil.copytree(real_run, sweep / f"{i}_seed={i}", ignore=shutil.ignore_patterns("analysis"))
+    code = main([str(sweep), "--no-figures", "--by", "nokey.zz"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--by nokey.zz is not allowed" in err and "model.depth" in err and "seed" in err
+    assert not (sweep / "analysis" / "report.md").exists()
+    assert main([str(sweep), "--no-figures", "--by", "model.depth"]) == 0
+
+
+def test_output_that_is_not_a_terminal_is_never_cut_to_80_columns(real_run, tmp_path):
+    """pinn-analyze > file: the table's header and every column are there in full."""
+    import subprocess
+    import sys
+    shutil.copytree(real_run, tmp_path / "r", ignore=shutil.ignore_patterns("analysis"))
+    p = subprocess.run([sys.executable, "-c", "from pinn_cli.cli.analyze import cli; cli()",
+                        str(tmp_path / "r"), "--no-figures"], capture_output=True, text=True,
+                       timeout=120, env={**__import__("os").environ, "COLUMNS": "80"})
+    assert p.returncode == 0
+    assert "(steps; -: not reached)" in p.stdout and "best err" in p.stdout

@@ -72,6 +72,38 @@ def test_residual_equals_the_momentum_equations_in_primitive_variables():
     torch.testing.assert_close(r, torch.stack([r1, r2], 1), rtol=0, atol=1e-10)
 
 
+class ClosedUVP(torch.nn.Module):
+    """A closed-form (u, v, p) as a network: forward(xy) -> (N, 3)."""
+
+    def __init__(self, *fns):
+        super().__init__()
+        self.fns = fns
+
+    def forward(self, xy):
+        return torch.stack([f(xy[:, 0], xy[:, 1]) for f in self.fns], dim=1)
+
+
+def test_the_velocity_pressure_form_has_kovasznay_as_exact_solution_and_checks_continuity():
+    """formulation=velocity_pressure: outputs (u, v, p), residuals (momentum x, y, continuity).
+    Kovasznay's (u, v, p) gives round-off; a velocity field that is not divergence-free shows its
+    divergence, by hand, in the third column."""
+    re = 40.0
+    lam = re / 2 - math.sqrt(re**2 / 4 + 4 * math.pi**2)
+    u = lambda x, y: 1 - torch.exp(lam * x) * torch.cos(2 * math.pi * y)
+    v = lambda x, y: lam / (2 * math.pi) * torch.exp(lam * x) * torch.sin(2 * math.pi * y)
+    p = lambda x, y: (1 - torch.exp(2 * lam * x)) / 2
+    pde = LidDrivenCavity(re=re, formulation="velocity_pressure")
+    assert pde.outputs == ("u", "v", "p") and LidDrivenCavity.outputs == ("psi", "p")
+    net = Field(ClosedUVP(u, v, p), ("x", "y"), "autograd", outputs=pde.outputs)
+    r = pde.residual(net, points())
+    assert r.shape == (200, 3) and r.abs().max().item() < 1e-12
+    xy = points()
+    bad = Field(ClosedUVP(lambda x, y: x * x, lambda x, y: 0 * y, p), ("x", "y"), "autograd",
+                outputs=pde.outputs)
+    torch.testing.assert_close(pde.residual(bad, xy)[:, 2], 2 * xy[:, 0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(pde.velocity(net, xy)[:, 1], v(xy[:, 0], xy[:, 1]))
+
+
 def test_walls_put_the_lid_corners_on_the_side_walls():
     pde = LidDrivenCavity(n_boundary=9)
     pts, vel = pde.walls()
@@ -155,8 +187,8 @@ def test_field_map_refuses_other_dimensions():
         bad.check(Problem.of(Helmholtz()))
 
 
-@pytest.mark.parametrize("preset", ["paper_cavity", "paper_cavity_rba", "cpu_cavity",
-                                    "cpu_cavity_rba"])
+@pytest.mark.parametrize("preset", ["paper_cavity", "paper_cavity_rba", "cpu_cavity_adam",
+                                    "cpu_cavity_adam_rba", "cpu_cavity", "cpu_cavity_re1000"])
 def test_presets_compose_validate_and_build(make_cfg, preset):
     cfg = make_cfg(f"+experiment={preset}", small=False)
     validate(cfg)
@@ -167,15 +199,19 @@ def test_presets_compose_validate_and_build(make_cfg, preset):
         assert parts.pde.re == 1000.0 and parts.pde.n_collocation == 25600
         assert (cfg.model.depth, cfg.model.width, cfg.iterations) == (6, 128, 300000)
         assert (cfg.optimizer.lr, cfg.optimizer.decay_rate, cfg.optimizer.decay_every) == (1e-3, 0.9, 5000)
-    else:
+    elif preset.startswith("cpu_cavity_adam"):
         assert parts.pde.re == 100.0
         assert parts.pde.n_collocation == 256 * cfg.diagnostics.snr.batches
+    else:                                           # the quasi-Newton presets
+        assert parts.pde.formulation == "velocity_pressure" and cfg.dtype == "float64"
+        assert parts.pde.outputs == ("u", "v", "p") and cfg.optimizer["update"] == "ssbroyden"
+        assert parts.pde.re == (100.0 if preset == "cpu_cavity" else 1000.0)
 
 
 @pytest.mark.slow
 def test_short_cavity_run_records_the_field_map_and_analyze_draws_the_velocity(make_cfg, ref_cache,
                                                                               tmp_path):
-    cfg = make_cfg("+experiment=cpu_cavity", "diagnostics=full", "iterations=20", "eval_every=5",
+    cfg = make_cfg("+experiment=cpu_cavity_adam", "diagnostics=full", "iterations=20", "eval_every=5",
                    "model.depth=2", "model.width=16", "pde.n_collocation=512", "pde.n_boundary=16",
                    "pde.reference.n=16", "diagnostics.snr.batches=2", "diagnostics.field_map.every=10",
                    "diagnostics.residual_map.grid=[12,12]", "threads=1", small=False)

@@ -83,9 +83,9 @@ PAIRED = [o for o in options("experiment") if f"{o}_rba" in options("experiment"
 
 
 def test_every_preset_without_an_rba_twin_composes_and_passes_the_checks(make_cfg):
-    """The strategy presets (cpu_allen_cahn_full, cpu_cavity_re1000) stand alone."""
+    """The strategy and quasi-Newton presets (cpu_allen_cahn_full, cpu_cavity, ...) stand alone."""
     alone = [o for o in options("experiment") if o not in PAIRED and not o.endswith("_rba")]
-    assert {"cpu_allen_cahn_full", "cpu_cavity_re1000"} <= set(alone)
+    assert {"cpu_allen_cahn_full", "cpu_cavity_re1000", "cpu_cavity", "cpu_burgers_quasi_newton"} <= set(alone)
     for name in alone:
         check_config(make_cfg(f"+experiment={name}", small=False))
 

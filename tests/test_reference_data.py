@@ -233,3 +233,24 @@ def test_a_coefficient_from_a_file(tmp_path):
                                     "values": {"k": "k"}, "method": "nearest"}, ("x", "y"), base=tmp_path)
     np.testing.assert_allclose(k.numpy(nodes), 1 + nodes[:, 0], rtol=1e-15)
     assert math.isclose(float(k.numpy(nodes[:1] + 1e-7)[0]), 1 + nodes[0, 0], rel_tol=1e-15)
+
+
+def test_comsol_headers_with_units_and_parameters_name_the_columns(tmp_path):
+    """COMSOL sets names apart by two or more spaces; a name carries its unit or parameters."""
+    from pinn_cli.reference.tables import read_table
+    (tmp_path / "a.txt").write_text("% Model: cavity\n% X        Y        u (1)\n0.1  0.2  3\n0.3  0.4  5\n")
+    (tmp_path / "b.txt").write_text("% x  y  u @ Re=100\n0.1  0.2  3\n")
+    (tmp_path / "c.txt").write_text("% a b c d e\n0.1  0.2  3\n")
+    a = read_table(tmp_path / "a.txt")
+    assert a.names == ["X", "Y", "u (1)"] and list(a.column("u (1)")) == [3.0, 5.0]
+    assert read_table(tmp_path / "b.txt").names == ["x", "y", "u @ Re=100"]
+    c = read_table(tmp_path / "c.txt")
+    with pytest.raises(ValueError, match=r"its header 'a b c d e' was not used: it does not split into 3 names"):
+        c.column("u")
+
+
+def test_a_file_with_only_a_header_says_so(tmp_path):
+    from pinn_cli.reference.tables import read_table
+    (tmp_path / "h.csv").write_text("x,y\n")
+    with pytest.raises(ValueError, match=r"h.csv: a header \(x, y\) and no rows of numbers"):
+        read_table(tmp_path / "h.csv")

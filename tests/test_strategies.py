@@ -114,3 +114,12 @@ def test_the_stages_are_drawn_on_the_figures(make_cfg, tmp_path):
     run(make_cfg(*SMALL_AC, "strategy=time_marching", "strategy.windows=2", "iterations=20",
                  "eval_every=5"), tmp_path)
     assert stage_boundaries(read_run(tmp_path / "run.h5")) == [(10, "t<=1")]
+
+
+@pytest.mark.parametrize("value", [-0.1, 0.0])
+def test_each_continuation_value_is_checked_as_the_coefficient_is(make_cfg, tmp_path, value):
+    """pde.nu=-0.1 is refused; so is a continuation through nu=-0.1 or 0, before training."""
+    with pytest.raises(ConfigError, match=r"strategy.values\[0\]=.* pde.nu accepts \(a finite number > 0\)"):
+        run(make_cfg("pde=burgers_smooth", "strategy=continuation", "strategy.key=nu",
+                     f"strategy.values=[{value}]"), tmp_path)
+    assert not (tmp_path / "run.h5").exists()

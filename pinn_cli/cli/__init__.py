@@ -9,3 +9,12 @@ def version_line(prog: str) -> str:
     """What ``--version`` prints on every command (the run file records the same version)."""
     from pinn_cli import __version__
     return f"{prog} (pinn-cli) {__version__}"
+
+
+def make_console():
+    """A rich Console for a command's tables: a terminal's width on a terminal; output that is
+    not a terminal (a file, a pipe) is never cut or wrapped to 80 columns."""
+    import sys
+
+    from rich.console import Console
+    return Console() if sys.stdout.isatty() else Console(width=100_000)

@@ -25,14 +25,13 @@ from pathlib import Path
 import yaml
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from pinn_cli.analysis import report
-from pinn_cli.cli import version_line
+from pinn_cli.cli import make_console, version_line
 from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, group_table,
                                        phase_series_rows, ratio_text, ratios)
-from pinn_cli.analysis.report import group_rows, varying_keys
+from pinn_cli.analysis.report import config_value, group_rows, varying_keys
 from pinn_cli.analysis.liveness import STALE
 from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs
 from pinn_cli.cli.watch import find_runs, watch
@@ -60,11 +59,15 @@ def _onset(d: dict) -> str:
     return "no SNR" if d.get("reached") is None else (_num(d["step"]) if d.get("reached") else "-")
 
 
-def _table(summaries: list[dict]) -> Table:
-    t = Table(title="pinn-analyze: F->D fitting to diffusion, ->TD total diffusion (steps; -: not "
-              "reached), err rel-L2 (best: the lowest recorded); details in analysis/summary.json", title_justify="left",
-              box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)   # fits 80 columns
-    for col, kw in (("run", {"overflow": "ellipsis", "max_width": 14}), ("status", {}),
+def _table(summaries: list[dict], full: bool = False) -> Table:
+    """The runs' table; on a terminal it fits 80 columns, ``full`` (output to a file or a pipe)
+    cuts and wraps nothing."""
+    title = ("pinn-analyze: F->D fitting to diffusion, ->TD total diffusion (steps; -: not "
+             "reached), err rel-L2 (best: the lowest recorded); details in analysis/summary.json")
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True,
+              pad_edge=False, min_width=len(title) if full else None)
+    run_col = {} if full else {"overflow": "ellipsis", "max_width": 14}
+    for col, kw in (("run", run_col), ("status", {}),
                     ("config", {"overflow": "fold", "ratio": 1, "min_width": 16}),
                     ("seed", {"justify": "right"}),
                     ("F->D", {"justify": "right"}), ("->TD", {"justify": "right"}),
@@ -185,14 +188,14 @@ def main(argv: list[str] | None = None) -> int:
                 except OSError as e:
                     return _error(f"--tensorboard={args.tensorboard}: cannot write there "
                                   f"({e.strerror or e})", 1)
-    console = Console()
+    console = make_console()
     if done:
-        console.print(_table([s for _, s in done]))
+        console.print(_table([s for _, s in done], not console.is_terminal))
     if len(done) > 1:
         out = args.out or _default_out(args)
         try:
             _compare(done, out, params, not args.no_figures, console, args.by, args.metric)
-        except OutputRefused as e:
+        except (OutputRefused, PinnError) as e:
             return _error(str(e), 2)
         except OSError as e:
             return _error(f"cannot write the comparison to {out} ({e.strerror or e}); "
@@ -218,7 +221,24 @@ def _default_out(args) -> Path:
     return Path(os.path.commonpath(folders)) / "analysis"
 
 
+def _check_by(done, by) -> None:
+    """Refuse a --by key that no run has (PinnError, one line naming the keys that exist)."""
+    configs = [(s, yaml.safe_load(r.attrs.get("config", "")) or {}) for r, s in done]
+    known: list[str] = []
+    for s, c in configs:
+        known += [k for k in s["config"]["choices"] if k not in known]
+        for k, v in c.items():
+            names = [f"{k}.{x}" for x in v if x != "_target_"] if isinstance(v, dict) else [k]
+            known += [n for n in names if n not in known]
+    for key in by:
+        if all(config_value(s, c, key) is None for s, c in configs):
+            raise PinnError(f"--by {key} is not allowed: no run has this key; keys: "
+                            f"{', '.join(known)}")
+
+
 def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> None:
+    if by is not None:
+        _check_by(done, by)
     claim(out, COMPARISON_OUTPUTS)
     summaries = [s for _, s in done]
     rows = comparison_rows(summaries)
@@ -238,7 +258,7 @@ def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> No
         by = varying_keys([(s, yaml.safe_load(r.attrs.get("config", "")) or {}) for r, s in done])
     grouped = group_rows(done, by, metrics)
     report.write(grouped, by, metrics, out)
-    console.print(_report_table(grouped, by, metrics))
+    console.print(_report_table(grouped, by, metrics, not console.is_terminal))
     for r in rel:
         console.print(ratio_text(r), highlight=False)
     if figures:
@@ -248,10 +268,11 @@ def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> No
     console.print(f"comparison and report (report.md, report.csv) written to {out}", highlight=False)
 
 
-def _report_table(rows, by, metrics) -> Table:
-    t = Table(title=f"by {', '.join(by) or '-'}: mean ± std over each group's runs; onsets over "
-              "the runs that reach them (reached/runs)", title_justify="left",
-              box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+def _report_table(rows, by, metrics, full: bool = False) -> Table:
+    title = (f"by {', '.join(by) or '-'}: mean ± std over each group's runs; onsets over the runs "
+             "that reach them (reached/runs)")
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True,
+              pad_edge=False, min_width=len(title) if full else None)
     for col in [*by, "runs", "final err", "best err", "F->D", "->TD", "ms/step", *metrics]:
         t.add_column(col, overflow="fold")
     pm = lambda r, k, f=".2g": "-" if r[f"{k}_mean"] is None else f"{r[f'{k}_mean']:{f}}±{r[f'{k}_std']:.1g}"

@@ -5,7 +5,8 @@ from collections import Counter
 from pathlib import Path
 
 from rich import box
-from rich.console import Console
+
+from pinn_cli.cli import make_console
 from rich.table import Table
 
 from pinn_cli.cli.sweep import job_states, read_state
@@ -14,7 +15,7 @@ from pinn_cli.cli.sweep import job_states, read_state
 def status(paths: list[Path]) -> int:
     """Print each job's state; 0 when every job is done, 1 otherwise, 2 for a path that holds
     no sweep."""
-    console, code = Console(), 0
+    console, code = make_console(), 0
     for path in paths:
         if read_state(path) is None and not (Path(path) / "multirun.yaml").exists():
             console.print(f"pinn-analyze: error: {path}: not a sweep folder", highlight=False)

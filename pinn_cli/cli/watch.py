@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import yaml
-from rich.console import Console
+
+from pinn_cli.cli import make_console
 
 from pinn_cli.analysis.liveness import still_running
 from pinn_cli.analysis.summary import analyze_run
@@ -81,7 +82,7 @@ def survey(paths: list[Path], params, stale: float):
 
 def watch(paths: list[Path], params, every: float, stale: float, table) -> None:
     """Refresh the table of the runs under ``paths`` until none can progress."""
-    console = Console()
+    console = make_console()
     while True:
         summaries, running, waiting, stopped = survey(paths, params, stale)
         if console.is_terminal:

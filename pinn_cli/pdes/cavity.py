@@ -10,6 +10,13 @@ v_y = -psi_xy, u_xx + u_yy = psi_xxy + psi_yyy and v_xx + v_yy = -(psi_xxx + psi
     r_1 = psi_y psi_xy - psi_x psi_yy + p_x - (psi_xxy + psi_yyy) / Re
     r_2 = psi_x psi_xy - psi_y psi_xx + p_y + (psi_xxx + psi_xyy) / Re
 
+``formulation: velocity_pressure`` has the network output (u, v, p) instead, with three residuals
+of second derivatives only (continuity no longer holds by construction):
+
+    r_1 = u u_x + v u_y + p_x - (u_xx + u_yy) / Re
+    r_2 = u v_x + v v_y + p_y - (v_xx + v_yy) / Re
+    r_3 = u_x + v_y
+
 Walls: u = 1, v = 0 on the lid y = 1; u = v = 0 on x = 0, x = 1 and y = 0. The ``bc`` term is
 (u - u_wall, v - v_wall) at the wall points, (N_b, 2).
 
@@ -29,7 +36,7 @@ the errors.
 """
 from __future__ import annotations
 
-from typing import Annotated, TypedDict
+from typing import Annotated, Literal, TypedDict
 
 import numpy as np
 import torch
@@ -42,6 +49,9 @@ from pinn_cli.reference.cavity import solve_cavity
 # derivatives: psi_xxx fills psi_xxy, psi_yyy fills psi_xyy (pinn_cli/models/fields.py)
 DERIVATIVES = ("psi_x", "psi_y", "p_x", "p_y", "psi_xx", "psi_xy", "psi_yy",
                "psi_xxx", "psi_yyy", "psi_xxy", "psi_xyy")
+# the velocity-pressure form: second derivatives only
+VP_DERIVATIVES = ("u_x", "u_y", "v_x", "v_y", "p_x", "p_y", "u_xx", "u_yy", "v_xx", "v_yy")
+Formulation = Literal["stream_function", "velocity_pressure"]
 
 
 class CavityReference(TypedDict, total=False):
@@ -55,6 +65,8 @@ class LidDrivenCavity(PDE):
         n_boundary: points per wall (four walls); see the module notes for the corners.
         loss_weights: weights of ``res`` and ``bc``.
         reference: ``{"n": cells per side}`` of the reference grid ((n+1)^2 nodes).
+        formulation: stream_function (the paper's: outputs psi, p) or velocity_pressure
+            (outputs u, v, p; momentum and continuity residuals).
     """
 
     coefficients = ("re",)  # what strategy=continuation may move
@@ -64,8 +76,11 @@ class LidDrivenCavity(PDE):
 
     def __init__(self, re: Positive = 1000.0, n_collocation: Count = 25600,
                  n_boundary: Count = 256, loss_weights: dict[str, NonNeg] | None = None,
-                 reference: CavityReference | None = None):
-        self.re = float(re)
+                 reference: CavityReference | None = None,
+                 formulation: Formulation = "stream_function"):
+        self.re, self.formulation = float(re), formulation
+        if formulation == "velocity_pressure":
+            self.outputs = ("u", "v", "p")
         self.bounds = np.array([[0.0, 1.0], [0.0, 1.0]])
         self.n_collocation, self.n_boundary = n_collocation, n_boundary
         self.loss_weights = dict(loss_weights or {"res": 1.0, "bc": 1.0})
@@ -91,6 +106,11 @@ class LidDrivenCavity(PDE):
                 "bc": self.walls()[0]}                                             # (4 N_b, 2)
 
     def residual(self, net, xy):
+        if self.formulation == "velocity_pressure":
+            d = net.derivatives(xy, VP_DERIVATIVES)
+            r1 = d.u * d.u_x + d.v * d.u_y + d.p_x - (d.u_xx + d.u_yy) / self.re
+            r2 = d.u * d.v_x + d.v * d.v_y + d.p_y - (d.v_xx + d.v_yy) / self.re
+            return torch.stack([r1, r2, d.u_x + d.v_y], dim=1)                     # (N, 3)
         d = net.derivatives(xy, DERIVATIVES)
         u, v = d.psi_y, -d.psi_x
         r1 = u * d.psi_xy + v * d.psi_yy + d.p_x - (d.psi_xxy + d.psi_yyy) / self.re
@@ -104,7 +124,9 @@ class LidDrivenCavity(PDE):
         return torch.stack([lid.to(xy.dtype), torch.zeros_like(xy[:, 0])], dim=1)
 
     def velocity(self, net, xy: torch.Tensor) -> torch.Tensor:
-        """(u, v) = (psi_y, -psi_x) at xy (N, 2); (N, 2), differentiable."""
+        """(u, v) at xy (N, 2): (psi_y, -psi_x), or the outputs u, v; (N, 2), differentiable."""
+        if self.formulation == "velocity_pressure":
+            return net(xy)[:, :2]
         d = net.derivatives(xy, ("psi_x", "psi_y"))
         return torch.stack([d.psi_y, -d.psi_x], dim=1)
 

@@ -34,14 +34,18 @@ class Table:
         rows: (M, C) numbers of a text file; names: its column names (or None).
     """
 
-    def __init__(self, path: Path, arrays: dict | None = None, rows=None, names=None):
+    def __init__(self, path: Path, arrays: dict | None = None, rows=None, names=None,
+                 unmatched: str | None = None):
         self.path, self.arrays, self.rows, self.names = path, arrays, rows, names
+        self.unmatched = unmatched         # a comment header whose names did not fit the columns
 
     def describe(self) -> str:
         if self.arrays is not None:
             return "its arrays: " + ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in self.arrays.items())
         names = f" ({', '.join(self.names)})" if self.names else ""
-        return f"its {self.rows.shape[1]} columns{names}"
+        dropped = (f"; its header {self.unmatched!r} was not used: it does not split into "
+                   f"{self.rows.shape[1]} names" if self.unmatched else "")
+        return f"its {self.rows.shape[1]} columns{names}{dropped}"
 
     def column(self, spec) -> np.ndarray:
         """The array that ``spec`` names (an int, a name or ``name[k]``), as floats."""
@@ -149,6 +153,8 @@ def _read_text(path: Path) -> Table:
     first = _split(body[0][1])
     if not _numbers(first):
         names, body = [w.strip().strip('"') for w in first], body[1:]
+    if not body:
+        raise ValueError(f"{path}: a header ({', '.join(names or [])}) and no rows of numbers")
     rows = []
     for n, s in body:
         words = _split(s)
@@ -161,12 +167,23 @@ def _read_text(path: Path) -> Table:
         raise ValueError(f"{path}, line {n}: {len(_split(dict(body)[n]))} numbers where the first "
                          f"row has {len(rows[0])}")
     table = np.array(rows, dtype=float)                                            # (M, C)
+    unmatched = None
     if names is None and comments:                  # COMSOL and others: "% x y u" above the rows
-        words = _split(comments[-1])
-        names = words if len(words) == table.shape[1] else None
+        names = header_names(comments[-1], table.shape[1])
+        unmatched = None if names else comments[-1]
     if names is not None and len(names) != table.shape[1]:
         raise ValueError(f"{path}: its header names {len(names)} columns, its rows hold {table.shape[1]}")
-    return Table(path, rows=table, names=names)
+    return Table(path, rows=table, names=names, unmatched=unmatched)
+
+
+def header_names(line: str, columns: int) -> list[str] | None:
+    """The column names of a comment header, or None when it does not name ``columns`` columns.
+    Words first (``% x y u``); else COMSOL's layout, names set apart by two or more spaces or a
+    tab, each name with its unit and parameters (``% X    Y    u (1)``, ``% x  y  u @ Re=100``)."""
+    for names in (_split(line), [w.strip() for w in re.split(r"\s{2,}|\t|[,;]", line) if w.strip()]):
+        if len(names) == columns:
+            return names
+    return None
 
 
 def _split(line: str) -> list[str]:

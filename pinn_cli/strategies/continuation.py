@@ -9,7 +9,7 @@ training goes through Re 100, 400, 1000, 1600 to 3200.
 from __future__ import annotations
 
 from pinn_cli.errors import ConfigError
-from pinn_cli.schema import Count
+from pinn_cli.schema import Count, check_value, describe, signature_of
 from pinn_cli.strategies.base import Stage, Strategy, split
 
 
@@ -38,6 +38,14 @@ class Continuation(Strategy):
         if self.steps and len(self.steps) != len(self.values):
             raise ConfigError("strategy.steps", self.steps, f"{len(self.values)} step counts, one "
                               "per value (the problem's own value takes the rest)")
+        annotation = signature_of(type(pde))[1].get(self.key, (None,))[0]
+        for i, v in enumerate(self.values):       # each value as pde.<key> itself is checked
+            if annotation is not None:
+                try:
+                    check_value(f"pde.{self.key}", v, annotation)
+                except ConfigError as e:
+                    raise ConfigError(f"strategy.values[{i}]", v, f"a value that pde.{self.key} "
+                                      f"accepts ({describe(annotation)})") from e
         self.own = float(value)
 
     def stages(self, iterations):
