@@ -169,3 +169,34 @@ def test_a_job_whose_run_file_cannot_be_read_scores_nan(tmp_path):
     assert np.isnan(score(tmp_path / "run.h5", "final_rel_l2", 1e-2))
     (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
     assert np.isnan(score(tmp_path / "bad.h5", "steps_to_target", 1e-2))
+
+
+def test_an_arm_wins_over_its_study_for_every_key_and_the_command_line_over_both(tmp_path, ref_cache):
+    """A study body sets model.depth=2 and iterations=2; arm `three` sets depth 3, arm `long`
+    iterations 3: each arm's runs train with the arm's value (the study's keys apply where the
+    arm is silent), and a key on the command line wins over both."""
+    import yaml
+    conf = tmp_path / "conf"
+    (conf / "study").mkdir(parents=True)
+    (conf / "arm" / "size").mkdir(parents=True)
+    (conf / "study" / "prec.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweep:\n    dir: outputs/studies/prec\n  sweeper:\n"
+        "    params:\n      +arm/size: three,long\npde: {n_collocation: 64}\nmodel: {depth: 2, width: 8}\niterations: 2\nthreads: 1\n"
+        "diagnostics: {snr: {batches: 2}}\n")
+    (conf / "arm" / "size" / "three.yaml").write_text("# @package _global_\nmodel: {depth: 3}\n")
+    (conf / "arm" / "size" / "long.yaml").write_text("# @package _global_\niterations: 3\n")
+
+    def configs(*extra):
+        p = subprocess.run([*TRAIN, "-m", "--config-dir", str(conf), "+study=prec", "device=cpu",
+                            f"reference_cache={ref_cache}", *extra], capture_output=True,
+                           text=True, timeout=300, cwd=tmp_path)
+        assert p.returncode == 0, p.stderr[-2000:]
+        out = {}
+        for f in (tmp_path / "outputs" / "studies" / "prec").glob("*/.hydra/config.yaml"):
+            c = yaml.safe_load(f.read_text())
+            out[f.parent.parent.name.split(",")[0]] = (c["model"]["depth"], c["model"]["width"], c["iterations"])
+        return out
+    assert configs() == {"+arm-size=three": (3, 8, 2), "+arm-size=long": (2, 8, 3)}
+    import shutil
+    shutil.rmtree(tmp_path / "outputs")
+    assert configs("model.depth=4") == {"+arm-size=three": (4, 8, 2), "+arm-size=long": (4, 8, 3)}

@@ -180,6 +180,13 @@ def check_argv(argv: list[str]) -> Output | None:
     return output
 
 
+def in_job_order(argv: list[str], out: Output) -> list[str]:
+    """``argv`` with its overrides replaced by the sweep's, in the order the jobs compose
+    (:func:`with_sweeper_params`); the flags (-m, --config-dir, ...) kept."""
+    given = set(get_args_parser().parse_args(argv).overrides)
+    return [a for a in argv if a not in given] + list(out.overrides)
+
+
 def _fixed(base, key: str) -> bool:
     """Whether the output folder is one the user (or a study) chose, rather than a time-stamped
     default (``${now:...}``, which may take a suffix when taken)."""
@@ -195,15 +202,28 @@ def _parse(overrides: list[str]):
 
 
 def with_sweeper_params(parsed, overrides: list[str], search: list[str]) -> list[str]:
-    """The sweep's overrides as Hydra's basic sweeper takes them: the params a composed config
-    declares in ``hydra.sweeper.params`` (a study's grid, a search's space) first, in their
-    order, a command-line override of the same key taking that key's place; then the rest of
-    the command line. (The order matters: a study's arm applied after its experiment.)"""
+    """The sweep's overrides in the order the jobs are composed: the params a composed config
+    declares in ``hydra.sweeper.params`` (a study's grid, a search's space), in their order, a
+    command-line override of the same key taking that key's place, and the rest of the command
+    line. Where they go: Hydra's basic sweeper puts them first, so the study file itself
+    (``+study=NAME``, on the command line) would compose after its arms and its own keys would
+    win over theirs. For a study on the basic sweeper they go right after ``+study=NAME``
+    instead, and ``hydra.sweeper.params=null`` is added so that the sweeper takes them from the
+    command line, in that order: an arm's keys win over the study's, and the command line over
+    both. (The order matters: a study's arm applied after its experiment and after the study.)"""
     first = [f"{o.get_key_element()}={_text(_values(o)[0])}" for o in parsed if not o.is_delete()]
-    params = OmegaConf.select(_compose(first + search), "hydra.sweeper.params") or {}
+    composed = _compose(first + search)
+    params = OmegaConf.select(composed, "hydra.sweeper.params") or {}
     given = {o.get_key_element(): text for o, text in zip(parsed, overrides)}
     merged = [given.pop(k, f"{k}={v}") for k, v in params.items()]
-    return merged + [text for o, text in zip(parsed, overrides) if o.get_key_element() in given]
+    rest = [text for o, text in zip(parsed, overrides) if o.get_key_element() in given]
+    study = next((i for i, o in enumerate(parsed) if o.key_or_group.lstrip("+") == "study"
+                  and o.get_key_element() in given), None)
+    basic = "BasicSweeper" in str(OmegaConf.select(composed, "hydra.sweeper._target_"))
+    if not params or study is None or not basic:
+        return merged + rest
+    at = rest.index(overrides[study]) + 1
+    return rest[:at] + merged + rest[at:] + ["hydra.sweeper.params=null"]
 
 
 def _jobs(parsed, base) -> list[list[str]] | None:

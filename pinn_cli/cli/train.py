@@ -121,7 +121,7 @@ def _main(argv: list[str]) -> int:
     from pinn_cli.cli.claim import claim
     from pinn_cli.cli.sweep import write_state
     from pinn_cli.cli.sweep_summary import report
-    from pinn_cli.cli.argv import check_argv, with_resume
+    from pinn_cli.cli.argv import check_argv, in_job_order, with_resume
     from pinn_cli.errors import PinnError
     from pinn_cli.plugins import add, argv_folders
 
@@ -134,6 +134,7 @@ def _main(argv: list[str]) -> int:
                            sweep=out.multirun)
             if out.multirun:
                 write_state(folder, out.overrides, out.jobs)
+                argv = in_job_order(argv, out)        # a study's arms after the study itself
             argv = [*argv, f"{out.key}={folder}"]
             if out.multirun and "optuna" in str((out.sweeper or {}).get("_target_", "")):
                 from pinn_cli.cli.search import remaining
