@@ -80,3 +80,22 @@ def test_a_failing_job_does_not_lose_the_others(tmp_path, ref_cache):
     assert status == {False: "done", True: "diverged"}
     assert all(f.exists() for f in sweep.glob("*/run.h5")) and len(list(sweep.glob("*/run.h5"))) == 2
     assert "diverged" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("override, expected", [
+    ('pde.reference={file:f.txt,axes:{x:X,y:Y},values:{T:"T (K)"}}',
+     [{"file": "f.txt", "axes": {"x": "X", "y": "Y"}, "values": {"T": "T (K)"}}]),
+    ("a.b='x, y (1)'", ["x, y (1)"]),
+    ('a=["x y","b,c"],[z]', [["x y", "b,c"], ["z"]]),
+    ("seed=0,1,2", [0, 1, 2]),
+    ("a=interval(0.1, 2)", [0.1, 2.0])])
+def test_every_checked_override_reaches_hydra_as_hydra_wrote_it(override, expected):
+    """The up-front check composes each value from Hydra's own text of it: re-parsed, every text
+    gives back the value (a quoted name with spaces and parentheses stays one string, not a
+    function call, as it was when the check re-rendered values as YAML)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from pinn_cli.cli.argv import _texts
+    parser = OverridesParser.create()
+    o = parser.parse_overrides([override])[0]
+    assert [parser.parse_overrides([f"k={t}"])[0].value() for t in _texts(o)] == expected

@@ -8,6 +8,7 @@ writes into it.
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 import re
 import shutil
@@ -19,7 +20,6 @@ from pathlib import Path
 import torch
 import yaml
 from hydra import compose, initialize_config_module
-from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf, open_dict
@@ -31,6 +31,29 @@ from pinn_cli.plugins import allowed_target, run_folders
 from pinn_cli.errors import PinnError
 from pinn_cli.schema import SELECTABLE
 
+
+
+def parse_hydra_args(argv: list[str]) -> argparse.Namespace:
+    """pinn-train's command line as Hydra's own parser reads it (its flags and the overrides),
+    written here so that no private Hydra module is imported; Hydra parses the same line again
+    when it runs."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("overrides", nargs="*")
+    for flags in (("--help", "-h"), ("--hydra-help",), ("--resolve",), ("--run", "-r"),
+                  ("--multirun", "-m")):
+        ap.add_argument(*flags, action="store_true")
+    for flags in (("--cfg", "-c"), ("--package", "-p"), ("--shell-completion", "-sc"),
+                  ("--config-path", "-cp"), ("--config-name", "-cn"), ("--config-dir", "-cd"),
+                  ("--experimental-rerun",)):
+        ap.add_argument(*flags)
+    ap.add_argument("--info", "-i", nargs="?", const="all")
+    ap.add_argument("--version", nargs=0, action=_Flag)
+    return ap.parse_args(argv)
+
+
+class _Flag(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, True)
 
 
 def options(group: str, config_dir: str | None = None) -> list[str]:
@@ -137,7 +160,7 @@ def check_argv(argv: list[str]) -> Output | None:
     combination of values is applied to it and checked (validation and a build on the meta
     device, which allocates nothing).
     """
-    args = get_args_parser().parse_args(argv)
+    args = parse_hydra_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
         return None
     if args.config_dir and not Path(args.config_dir).is_dir():
@@ -159,14 +182,14 @@ def check_argv(argv: list[str]) -> Output | None:
                 if v not in allowed:
                     raise PinnError(f"{key}={v} is not an option: choose one of {', '.join(allowed)}")
         if _structural(o):
-            structural.append([f"{o.get_key_element()}={_text(v)}" for v in _values(o)])
+            structural.append([f"{o.get_key_element()}={t}" for t in _texts(o)])
         else:
             values.append([(o, v) for v in _values(o)])
     key = "hydra.sweep.dir" if args.multirun else "hydra.run.dir"
     output = None
     for combo in itertools.product(*structural):
-        base = _compose(list(combo) + search + [f"{o.get_key_element()}={_text(v)}"
-                                                 for o, v in (vs[0] for vs in values)])
+        base = _compose(list(combo) + search + [f"{o.get_key_element()}={_texts(o)[0]}"
+                                                 for o, _ in (vs[0] for vs in values)])
         _check_launcher(base)
         if output is None:
             output = Output(key, str(OmegaConf.select(base, key)), _fixed(base, key), args.multirun,
@@ -183,7 +206,7 @@ def check_argv(argv: list[str]) -> Output | None:
 def in_job_order(argv: list[str], out: Output) -> list[str]:
     """``argv`` with its overrides replaced by the sweep's, in the order the jobs compose
     (:func:`with_sweeper_params`); the flags (-m, --config-dir, ...) kept."""
-    given = set(get_args_parser().parse_args(argv).overrides)
+    given = set(parse_hydra_args(argv).overrides)
     return [a for a in argv if a not in given] + list(out.overrides)
 
 
@@ -211,7 +234,7 @@ def with_sweeper_params(parsed, overrides: list[str], search: list[str]) -> list
     instead, and ``hydra.sweeper.params=null`` is added so that the sweeper takes them from the
     command line, in that order: an arm's keys win over the study's, and the command line over
     both. (The order matters: a study's arm applied after its experiment and after the study.)"""
-    first = [f"{o.get_key_element()}={_text(_values(o)[0])}" for o in parsed if not o.is_delete()]
+    first = [f"{o.get_key_element()}={_texts(o)[0]}" for o in parsed if not o.is_delete()]
     composed = _compose(first + search)
     params = OmegaConf.select(composed, "hydra.sweeper.params") or {}
     given = {o.get_key_element(): text for o, text in zip(parsed, overrides)}
@@ -260,8 +283,18 @@ def _check_launcher(base) -> None:
             raise PinnError(f"hydra.launcher.{key}={v!r} is not allowed: expected {allowed}")
 
 
+def _texts(override) -> list[str]:
+    """The override text of each value ``_values`` gives, as Hydra itself writes it (its quotes
+    kept: ``values:{T:"T (K)"}`` stays quoted); a search interval's two ends as numbers."""
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    if override.is_interval_sweep():
+        return [_text(v) for v in _values(override)]
+    return list(override.sweep_string_iterator())
+
+
 def _text(value) -> str:
-    """A typed override value back as override text."""
+    """A typed number (a search interval's end) as override text."""
     if isinstance(value, str):
         return value
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
