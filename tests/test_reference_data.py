@@ -254,3 +254,29 @@ def test_a_file_with_only_a_header_says_so(tmp_path):
     (tmp_path / "h.csv").write_text("x,y\n")
     with pytest.raises(ValueError, match=r"h.csv: a header \(x, y\) and no rows of numbers"):
         read_table(tmp_path / "h.csv")
+
+
+def test_every_documented_yaml_form_reads_as_yaml_hands_it(tmp_path):
+    """docs/extending.md's reference forms, each parsed from YAML into OmegaConf containers as
+    Hydra gives them to a plugin (a list arrives as a ListConfig): the same reference as plain
+    Python gives."""
+    from omegaconf import OmegaConf
+    times = [0.0, 0.5, 1.0]
+    np.savetxt(tmp_path / "transient.csv", np.column_stack([XY, *(U * (1 + t) for t in times)]),
+               header="x,y,u0,u1,u2", comments="", delimiter=",")
+    np.savetxt(tmp_path / "export.dat", np.column_stack([XY, U, 2 * U]))
+    x, t = np.linspace(-1, 1, 7), np.linspace(0, 1, 4)
+    scipy.io.savemat(tmp_path / "burgers.mat", {"x": x[:, None], "t": t[None, :],
+                                                "usol": np.outer(np.sin(np.pi * x), np.exp(-t))})
+    forms = {("t", "x", "y"): "{file: transient.csv, axes: {x: x, y: y}, values: {u: [u0, u1, u2]}, times: [0, 0.5, 1]}",
+             ("x", "y"): "{file: export.dat, axes: {x: 0, y: 1}, values: {u: 2, v: 3}}",
+             ("t", "x"): "{file: burgers.mat, axes: {t: t, x: x}, values: {u: usol}, grid: true}"}
+    for axes, text in forms.items():
+        node = OmegaConf.create(f"reference: {text}").reference
+        a = load_reference(node, axes, base=tmp_path)
+        b = load_reference(OmegaConf.to_container(node), axes, base=tmp_path)
+        np.testing.assert_array_equal(a.points(), b.points())
+        for k, v in b.flat("u").items():
+            np.testing.assert_array_equal(a.flat("u")[k], v)
+    assert load_reference(OmegaConf.create(f"r: {forms[('t', 'x', 'y')]}").r, ("t", "x", "y"),
+                          base=tmp_path).points().shape == (900, 3)

@@ -47,8 +47,9 @@ class ReferenceData(TypedDict, total=False):
 def load_reference(spec: dict, axes: tuple[str, ...] | list[str], base=None) -> Reference:
     """The :class:`Reference` that ``spec`` (a :class:`ReferenceData`) describes, its points in
     the order of ``axes`` (the PDE's input axes); ``base``: the folder a relative ``file`` is
-    found from (default: the working folder)."""
-    spec = dict(spec)
+    found from (default: the working folder). ``spec`` may come as YAML gave it (OmegaConf
+    containers, as Hydra hands a plugin its arguments) or as plain Python."""
+    spec = _plain(spec)
     unknown = sorted(set(spec) - set(ReferenceData.__annotations__))
     if unknown:
         raise ValueError(f"reference data: no key {unknown[0]!r} (its keys: "
@@ -97,6 +98,18 @@ def load_reference(spec: dict, axes: tuple[str, ...] | list[str], base=None) -> 
             raise ValueError(f"{path.name}: {k!r} has {len(v)} values for {len(nodes)} points")
     _finite(path, {**{f"axis {a}": nodes[:, i] for i, a in enumerate(axes)}, **out})
     return Reference(nodes=nodes, values=out)
+
+
+def _plain(node):
+    """OmegaConf's containers (a YAML list arrives as a ListConfig) as dicts and lists, any depth."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+    if isinstance(node, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(node, resolve=True)
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain(v) for v in node]
+    return node
 
 
 def _grid(table, path, axes, given, values) -> Reference:
