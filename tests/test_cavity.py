@@ -245,3 +245,26 @@ def test_field_map_works_for_helmholtz_and_draws_the_headline_observable(make_cf
     np.testing.assert_allclose(r.static["field_map_grid/x"][[0, -1]], [-1, 1])
     assert analyze([str(tmp_path)]) == 0
     assert (tmp_path / "analysis" / "field_map.png").exists()
+
+
+def test_the_joint_error_is_over_the_declared_observables():
+    """rel_l2 per observable, headline first; joint = sqrt(sum ||e||^2 / sum ||ref||^2) over the
+    PDE's joint_observables (the cavity: u and v, not the speed that repeats them)."""
+    from pinn_cli.reference.base import Reference
+
+    class Stub:
+        outputs = ("u",)
+        joint_observables = ("u", "v")
+
+        def observables(self, field, x):
+            return {"speed": x[:, 0] * 0 + 1.0, "u": x[:, 0], "v": 2 * x[:, 1]}
+
+    pts = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 0.5]])
+    ref = {"speed": np.array([1.0, 2.0, 2.0]), "u": np.array([0.0, 1.5, 2.0]), "v": np.array([2.0, 4.0, 3.0])}
+    ev = Evaluator(Stub(), None, Reference(nodes=pts, values=ref), lambda a: torch.as_tensor(a, dtype=D))
+    errs = ev.rel_l2()
+    assert list(errs) == ["speed", "u", "v"]
+    eu, ev_ = np.linalg.norm(pts[:, 0] - ref["u"]), np.linalg.norm(2 * pts[:, 1] - ref["v"])
+    assert math.isclose(errs["u"].item(), eu / np.linalg.norm(ref["u"]), rel_tol=1e-12)
+    joint = math.sqrt((eu**2 + ev_**2) / (np.sum(ref["u"]**2) + np.sum(ref["v"]**2)))
+    assert math.isclose(ev.joint.item(), joint, rel_tol=1e-12)

@@ -81,8 +81,10 @@ def task(cfg) -> float:
     if summary["status"] == "done":
         best = (f" (best {summary['best_rel_l2']:.3e} at step {summary['best_step']})"
                 if "best_rel_l2" in summary else "")
-        log.info("done: rel_l2 %.3e after %d steps%s; results in %s", summary["final_rel_l2"],
-                 summary["steps"], best, run_dir)
+        every = ("; every observable: " + ", ".join(f"{k} {v:.3e}" for k, v in summary["rel_l2"].items())
+                 + f", joint {summary['joint_rel_l2']:.3e}") if "joint_rel_l2" in summary else ""
+        log.info("done: rel_l2 (%s) %.3e after %d steps%s%s; results in %s", summary["headline"],
+                 summary["final_rel_l2"], summary["steps"], best, every, run_dir)
         return score(os.path.join(run_dir, "run.h5"), cfg.score, cfg.score_target)
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
     stopped = summary["status"] in ("interrupted", "preempted") and os.getpid() == _LAUNCHER[0]

@@ -73,6 +73,7 @@ class LidDrivenCavity(PDE):
 
     axes = ("x", "y")
     outputs = ("psi", "p")
+    joint_observables = ("u", "v")     # the joint error is the velocity's (the speed repeats it)
 
     def __init__(self, re: Positive = 1000.0, n_collocation: Count = 25600,
                  n_boundary: Count = 256, loss_weights: dict[str, NonNeg] | None = None,

@@ -36,6 +36,7 @@ from pinn_cli.training.best import BestModel
 from pinn_cli.training.evaluate import Evaluator
 from pinn_cli.training.checks import check_outputs
 from pinn_cli.training.loss_engine import LossEngine
+from pinn_cli.runfile.io import FINAL
 from pinn_cli.training.run_view import run_view
 from pinn_cli.training.stages import GROUP as STAGES, Stager
 from pinn_cli.training.preemption import StopSignals
@@ -330,7 +331,11 @@ class Trainer:
                 out = self.loss.evaluate()
             self._record(final, self.step_state(steps, out, self.lr(), wall, before))
             errs = before["metrics"] if "metrics" in before else self.evaluator.rel_l2()
-            summary.update(final_loss=out.loss.item(), final_rel_l2=next(iter(errs.values())).item())
+            summary.update(final_loss=out.loss.item(), final_rel_l2=next(iter(errs.values())).item(),
+                           headline=next(iter(errs)))
+            if len(errs) > 1 and self.evaluator.joint is not None:
+                summary.update(rel_l2={k: v.item() for k, v in errs.items()},
+                               joint_rel_l2=self.evaluator.joint.item())
         elif status == "diverged":
             kept = "the last checkpoint" if (self.run_dir / checkpoint.CHECKPOINT).exists() else "no checkpoint"
             why = self._breakdown or (f"the loss became NaN, inf or over divergence_factor="
@@ -343,7 +348,7 @@ class Trainer:
                         "or continue with resume=%s", status, steps, self.run_dir)
         if self.best.step is not None:
             summary.update(best_rel_l2=self.best.rel_l2, best_step=self.best.step)
-        attrs = {k: v for k, v in summary.items() if k not in ("run_dir", "status")}
+        attrs = {k: v for k, v in summary.items() if k in FINAL and k != "status"}
         self.writer.close(status, wall_time=wall, **attrs)
         if not self.writer.path.exists():
             log.warning("%s was deleted during the run: its records are gone (the checkpoint is "
