@@ -200,3 +200,33 @@ def test_an_arm_wins_over_its_study_for_every_key_and_the_command_line_over_both
     import shutil
     shutil.rmtree(tmp_path / "outputs")
     assert configs("model.depth=4") == {"+arm-size=three": (4, 8, 2), "+arm-size=long": (4, 8, 3)}
+
+
+@pytest.mark.slow
+def test_the_same_study_started_twice_at_once_trains_each_job_once(tmp_path, ref_cache):
+    """The second command is refused while the first holds the study's folder (one line, exit
+    2, nothing changed); every job trains once; .pinn-sweep.json stays whole. A job a command
+    is training is also locked on its own (a continued SLURM study never trains it twice)."""
+    import json
+    conf = tmp_path / "conf"
+    (conf / "study").mkdir(parents=True)
+    (conf / "study" / "twice.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweep:\n    dir: outputs/studies/twice\n  sweeper:\n"
+        "    params:\n      seed: 0,1\npde: {n_collocation: 256}\nmodel: {depth: 2, width: 16}\n"
+        "iterations: 300\nthreads: 1\neval_every: 50\n")
+    cmd = [*TRAIN, "-m", "--config-dir", str(conf), "+study=twice", f"reference_cache={ref_cache}"]
+    first = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = tmp_path / "outputs" / "studies" / "twice"
+    deadline = time.time() + 120
+    while not (folder / ".pinn-sweep.json").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    second = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.wait(timeout=300) == 0
+    assert second.returncode == 2 and "another pinn-train is writing to it" in second.stderr
+    logs = sorted(folder.glob("*/train.log"))
+    assert len(logs) == 2 and all(f.read_text().count("done: rel_l2") == 1 for f in logs)
+    jobs = json.loads((folder / ".pinn-sweep.json").read_text())["jobs"]
+    assert [[o for o in job if o.startswith("seed=")] for job in jobs] == [["seed=0"], ["seed=1"]]
+    from pinn_cli.cli.sweep import job_lock
+    with job_lock(logs[0].parent) as mine, job_lock(logs[0].parent) as again:
+        assert mine and not again

@@ -19,8 +19,10 @@ lists each job as done / running / stopped / failed / not started (:func:`job_st
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import yaml
@@ -94,6 +96,29 @@ def job_states(folder) -> list[dict]:
         out.append({"overrides": ov, "job": job, "state": status,
                     "steps": rows[job].get("steps"), "final_rel_l2": rows[job].get("final_rel_l2")})
     return out
+
+
+JOB_LOCK = ".pinn-job.lock"
+
+
+@contextlib.contextmanager
+def job_lock(run_dir):
+    """An exclusive lock on a sweep job's folder while it trains (``flock``, released when the
+    job ends or its process dies): the same study started twice at once never trains one job
+    twice; the second command passes over a job the first holds. Yields whether it is ours."""
+    import fcntl
+
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(run_dir) / JOB_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def prepare_job(run_dir) -> dict | None:

@@ -49,13 +49,26 @@ def task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from pinn_cli.cli.sweep import job_lock
+
+    hc = HydraConfig.get()
+    run_dir, sweep = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
+    if not sweep:
+        return _job(cfg, run_dir, False)
+    with job_lock(run_dir) as mine:
+        if not mine:
+            log.info("%s is being trained by another command: left to it", run_dir)
+            return float("nan")
+        return _job(cfg, run_dir, True)
+
+
+def _job(cfg, run_dir: str, sweep: bool) -> float:
+    """:func:`task`'s job, in a sweep under its job lock."""
     from pinn_cli.errors import PinnError
     from pinn_cli.training.trainer import EXIT_CODES, run
 
     from pinn_cli.cli.sweep import prepare_job, score
 
-    hc = HydraConfig.get()
-    run_dir, sweep = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
     _threads_per_job(cfg)
     if sweep:
         ended = prepare_job(run_dir)
