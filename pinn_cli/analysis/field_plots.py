@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib.tri import Triangulation  # noqa: E402
 from scipy.interpolate import RegularGridInterpolator  # noqa: E402
 
-from pinn_cli.analysis.plots import _save  # noqa: E402
+from pinn_cli.analysis.figure_file import save as _save  # noqa: E402
 
 
 def field_map_groups(run) -> list[str]:

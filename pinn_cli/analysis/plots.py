@@ -16,6 +16,8 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from hydra.utils import get_object  # noqa: E402
 
+from pinn_cli.analysis.field_plots import field_figures  # noqa: E402
+from pinn_cli.analysis.figure_file import save as _save  # noqa: E402
 from pinn_cli.analysis.summary import smoothed_snr  # noqa: E402
 from pinn_cli.phases.offline import PhaseParams, running_median  # noqa: E402
 
@@ -248,7 +250,6 @@ def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None
             entropy_figure(run, summary, out), adam_figure(run, summary, out)]
     figs += [series_figure(run, g, summary, out) for g in run.series
              if g not in KNOWN and run.has(g)]
-    from pinn_cli.analysis.field_plots import field_figures    # it imports this module
     figs += field_figures(run, summary, out)
     return [f for f in figs if f is not None]
 
@@ -256,14 +257,6 @@ def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None
 def _title(summary: dict) -> str:
     c = summary["config"]
     return f"{c.get('label')} seed {c.get('seed')}"
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _band(curves: list[tuple[np.ndarray, np.ndarray]]):

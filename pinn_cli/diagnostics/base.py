@@ -103,7 +103,16 @@ class Probe:
         """A short text for the progress display ('' for none)."""
         return ""
 
-    actions: list = []          # Action objects for the trainer, consumed
+    @property
+    def actions(self) -> list:
+        """Action objects for the trainer, consumed; this probe's own list (never shared)."""
+        if "_actions" not in self.__dict__:
+            self._actions = []
+        return self._actions
+
+    @actions.setter
+    def actions(self, value: list) -> None:
+        self._actions = value
 
 
 def host(values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ with ``rwf`` each is W = diag(exp(s)) V and the SNR is over V. ``hidden``: h_1..
 """
 from __future__ import annotations
 
-from typing import Optional    # not `X | None`: config.schema checks only typing.Union
+from typing import Optional    # not `X | None`: pinn_cli.schema checks only typing.Union
 
 import torch
 from torch import nn

@@ -19,7 +19,7 @@ and the SNR is over V.
 """
 from __future__ import annotations
 
-from typing import Annotated, Optional    # not `X | None`: config.schema checks only typing.Union
+from typing import Annotated, Optional    # not `X | None`: pinn_cli.schema checks only typing.Union
 
 import torch
 from torch import nn

@@ -25,7 +25,7 @@ produces: U, V, (f, g, h) per block, so len(hidden) = len(weight_matrices) - 1.
 """
 from __future__ import annotations
 
-from typing import Optional    # not `X | None`: config.schema checks only typing.Union
+from typing import Optional    # not `X | None`: pinn_cli.schema checks only typing.Union
 
 import torch
 from torch import nn
