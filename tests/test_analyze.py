@@ -145,3 +145,32 @@ def test_output_that_is_not_a_terminal_is_never_cut_to_80_columns(real_run, tmp_
                        timeout=120, env={**__import__("os").environ, "COLUMNS": "80"})
     assert p.returncode == 0
     assert "(steps; -: not reached)" in p.stdout and "best err" in p.stdout
+
+
+def test_residual_maps_put_the_first_axis_across_in_the_domains_aspect(tmp_path):
+    """A 4 x 2 channel's residual map: x across, y up, drawn at its own aspect (wider than tall),
+    the last panel saying where the run ended when that is past the last map."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from pinn_cli.analysis import plots
+    from pinn_cli.runfile import read_run
+    w = RunWriter(tmp_path / "run.h5", {}, {"residual_map": SeriesSpec({"map": ((5, 3), "f8")})},
+                  static={"grid/x": np.linspace(0, 4, 5), "grid/y": np.linspace(0, 2, 3)})
+    for step in (0, 1000):
+        w.append("residual_map", step, map=np.arange(1, 16, dtype=float).reshape(5, 3))
+    w.close("done", steps=1938)
+    run = read_run(tmp_path / "run.h5")
+    shown = {}
+    real_save = plots._save
+    plots._save = lambda fig, path: shown.setdefault("fig", fig) and path
+    try:
+        plots.residual_maps_figure(run, {"phases": {}}, tmp_path)
+    finally:
+        plots._save = real_save
+    ax = shown["fig"].axes[0]
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "y"
+    assert ax.get_xlim()[1] >= 4 and ax.get_ylim()[1] <= 2.5 and ax.get_aspect() == 1.0
+    assert "run: 1938 steps" in ax.get_title()
+    plt.close("all")

@@ -104,13 +104,18 @@ def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None)
     ax.axhline(1, color="r", lw=0.8, ls="--")
     ax.set_xlabel("step + 1")
     ax.set_ylabel("gradient SNR")
+    lines = []
     if run.has("metrics"):
         ax2 = ax.twinx()
         m = run.series["metrics"]
-        ax2.loglog(m["step"] + 1, m["rel_l2"], color="tab:blue", lw=1.5, label="rel-L2")
-        ax2.set_ylabel("relative L2 error", color="tab:blue")
+        # a colour no layer curve takes (they cycle through tab:blue, tab:orange, ...)
+        lines = ax2.loglog(m["step"] + 1, m["rel_l2"], color="darkmagenta", lw=1.8, ls="-.",
+                           label="rel-L2 (right axis)")
+        ax2.set_ylabel("relative L2 error", color="darkmagenta")
     _mark_stages(ax, stage_boundaries(run))
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles + lines, labels + [ln.get_label() for ln in lines], fontsize=7,
+              loc="lower left", ncol=2)
     ax.set_title(_title(summary))
     return _save(fig, out / "snr.png")
 
@@ -122,20 +127,29 @@ def residual_maps_figure(run, summary: dict, out: Path):
     axes = [run.static[k] for k in sorted(run.static) if k.startswith("grid/")]
     names = [k.split("/")[1] for k in sorted(run.static) if k.startswith("grid/")]
     ph = summary["phases"]
+    ended = run.attrs.get("steps")
+    last = "last map" + (f"; run: {int(ended)} steps"
+                         if ended is not None and int(ended) > int(rm["step"][-1]) else "")
     wanted = [("fitting end", ph.get("fitting_to_diffusion", {}).get("step")),
               ("total diffusion", ph.get("total_diffusion", {}).get("step")),
-              ("last", int(rm["step"][-1]))]
+              (last, int(rm["step"][-1]))]
     picks = [(label, int(np.argmin(np.abs(rm["step"] - s)))) for label, s in wanted if s is not None]
-    fig, axs = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.6), squeeze=False)
+    # the first axis across, the second up; a domain without time in its own aspect
+    spatial = "t" not in names
+    span = [float(np.ptp(a)) or 1.0 for a in axes]
+    height = 3.6 if not spatial else min(6.0, max(2.0, 3.6 * span[1] / span[0]))
+    fig, axs = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), height), squeeze=False)
     for ax, (label, i) in zip(axs[0], picks):
         # NaN outside a domain that is not a box (a hole): left blank
-        values = np.ma.masked_invalid(rm["map"][i])
+        values = np.ma.masked_invalid(rm["map"][i])                                # (n0, n1)
         low = float(values.min()) if values.count() else 1.0
-        im = ax.pcolormesh(axes[1], axes[0], values, shading="auto",
+        im = ax.pcolormesh(axes[0], axes[1], values.T, shading="auto",
                            norm=matplotlib.colors.LogNorm(vmin=max(low, 1e-12)))
-        ax.set_xlabel(names[1])
-        ax.set_ylabel(names[0])
-        ax.set_title(f"|r| at step {int(rm['step'][i])} ({label})", fontsize=9)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        if spatial:
+            ax.set_aspect("equal")
+        ax.set_title(f"|r| at step {int(rm['step'][i])} ({label})", fontsize=8)
         fig.colorbar(im, ax=ax)
     return _save(fig, out / "residual_maps.png")
 
