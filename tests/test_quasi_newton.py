@@ -154,9 +154,12 @@ def test_resume_is_bit_identical_with_the_matrix_in_the_checkpoint(make_cfg, tmp
     assert H.dtype == torch.float64 and H.shape[0] == H.shape[1] > 100
 
 
+@pytest.mark.outcome
 def test_a_pinn_run_learns_and_the_probe_counts_the_iterations(make_cfg, tmp_path):
     """A small Helmholtz problem: SS-Broyden from the start lowers the loss by orders of
-    magnitude in 40 steps, and the optimizer probe records its iterations and evaluations."""
+    magnitude in 40 steps, and the optimizer probe records its iterations and evaluations.
+    Measured: loss ratio 7.3e-5 to 1.4e-4 under ATEN_CPU_CAPABILITY default and avx2, 1 and 2
+    threads; asserted < 1e-2."""
     run(make_cfg("optimizer=ssbroyden", "optimizer.max_iter=5", "dtype=float64",
                  "iterations=40", "diagnostics.optimizer.every=1"), tmp_path)
     r = read_run(tmp_path / "run.h5")
