@@ -172,16 +172,18 @@ def test_a_job_whose_run_file_cannot_be_read_scores_nan(tmp_path):
 
 
 def test_an_arm_wins_over_its_study_for_every_key_and_the_command_line_over_both(tmp_path, ref_cache):
-    """A study body sets model.depth=2 and iterations=2; arm `three` sets depth 3, arm `long`
-    iterations 3: each arm's runs train with the arm's value (the study's keys apply where the
-    arm is silent), and a key on the command line wins over both."""
+    """A study over the experiment cpu_burgers (10,000 iterations, 4 x 64) sets model.depth=2,
+    width 8 and iterations=2; arm `three` sets depth 3, arm `long` iterations 3: each arm's runs
+    train with the arm's value, the study's keys apply where the arm is silent and win over the
+    experiment's, and a key on the command line wins over all."""
     import yaml
     conf = tmp_path / "conf"
     (conf / "study").mkdir(parents=True)
     (conf / "arm" / "size").mkdir(parents=True)
     (conf / "study" / "prec.yaml").write_text(
         "# @package _global_\nhydra:\n  sweep:\n    dir: outputs/studies/prec\n  sweeper:\n"
-        "    params:\n      +arm/size: three,long\npde: {n_collocation: 64}\nmodel: {depth: 2, width: 8}\niterations: 2\nthreads: 1\n"
+        "    params:\n      +experiment: cpu_burgers\n      +arm/size: three,long\n"
+        "pde: {n_collocation: 64}\nmodel: {depth: 2, width: 8}\niterations: 2\nthreads: 1\n"
         "diagnostics: {snr: {batches: 2}}\n")
     (conf / "arm" / "size" / "three.yaml").write_text("# @package _global_\nmodel: {depth: 3}\n")
     (conf / "arm" / "size" / "long.yaml").write_text("# @package _global_\niterations: 3\n")

@@ -225,28 +225,29 @@ def _parse(overrides: list[str]):
 
 
 def with_sweeper_params(parsed, overrides: list[str], search: list[str]) -> list[str]:
-    """The sweep's overrides in the order the jobs are composed: the params a composed config
-    declares in ``hydra.sweeper.params`` (a study's grid, a search's space), in their order, a
+    """The sweep's overrides in the order the jobs compose: the params a composed config declares
+    in ``hydra.sweeper.params`` (a study's grid, a search's space), in their order, a
     command-line override of the same key taking that key's place, and the rest of the command
-    line. Where they go: Hydra's basic sweeper puts them first, so the study file itself
-    (``+study=NAME``, on the command line) would compose after its arms and its own keys would
-    win over theirs. For a study on the basic sweeper they go right after ``+study=NAME``
-    instead, and ``hydra.sweeper.params=null`` is added so that the sweeper takes them from the
-    command line, in that order: an arm's keys win over the study's, and the command line over
-    both. (The order matters: a study's arm applied after its experiment and after the study.)"""
+    line. Hydra's basic sweeper puts the params first, so the study file itself (``+study=NAME``,
+    on the command line) composes after them: the study's own keys win over its experiment's,
+    as they should, but also over its arms'. For a study with arms on the basic sweeper, the
+    study goes right before its first arm instead (and ``hydra.sweeper.params=null`` is added,
+    so that the sweeper takes the params from the command line, in this order). Precedence, for
+    every key: command line, arm, study, experiment."""
     first = [f"{o.get_key_element()}={_texts(o)[0]}" for o in parsed if not o.is_delete()]
     composed = _compose(first + search)
     params = OmegaConf.select(composed, "hydra.sweeper.params") or {}
     given = {o.get_key_element(): text for o, text in zip(parsed, overrides)}
     merged = [given.pop(k, f"{k}={v}") for k, v in params.items()]
     rest = [text for o, text in zip(parsed, overrides) if o.get_key_element() in given]
-    study = next((i for i, o in enumerate(parsed) if o.key_or_group.lstrip("+") == "study"
-                  and o.get_key_element() in given), None)
+    study = next((text for o, text in zip(parsed, overrides)
+                  if o.key_or_group.lstrip("+") == "study" and o.get_key_element() in given), None)
+    arm = next((i for i, k in enumerate(params) if str(k).lstrip("+").startswith("arm/")), None)
     basic = "BasicSweeper" in str(OmegaConf.select(composed, "hydra.sweeper._target_"))
-    if not params or study is None or not basic:
+    if study is None or arm is None or not basic:
         return merged + rest
-    at = rest.index(overrides[study]) + 1
-    return rest[:at] + merged + rest[at:] + ["hydra.sweeper.params=null"]
+    rest.remove(study)
+    return merged[:arm] + [study] + merged[arm:] + rest + ["hydra.sweeper.params=null"]
 
 
 def _jobs(parsed, base) -> list[list[str]] | None:
