@@ -8,11 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-import torch
 
 from pinn_cli.cli.analyze import main as analyze
 from pinn_cli.cli.argv import with_resume
