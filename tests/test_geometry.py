@@ -173,3 +173,44 @@ def test_bad_shapes_are_one_line_errors():
         (Disc([0, 0], 1) - Disc([0, 0], 2)).interior(10, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"expected \(N, 2\)"):
         plate().contains(np.zeros((3, 3)))
+
+
+def _face_shares(dom, faces, n=24000, seed=0):
+    """Fraction of n boundary points on each face, a face given as (axis, value)."""
+    p = dom.boundary(n, np.random.default_rng(seed)).points
+    return [np.mean(np.isclose(p[:, axis], value)) for axis, value in faces]
+
+
+UNIT_FACES = [(0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)]
+
+
+@pytest.mark.parametrize("name, dom, faces, lengths", [
+    ("intersection sharing three edges", Box([[0, 1], [0, 1]]) & Box([[0, 2], [0, 1]]), UNIT_FACES, [1, 1, 1, 1]),
+    ("union overlapping on the top and bottom edges", Box([[0, 1], [0, 1]]) | Box([[0.5, 1.5], [0, 1]]),
+     [(0, 0.0), (0, 1.5), (1, 0.0), (1, 1.0)], [1, 1, 1.5, 1.5]),
+    ("a box with itself", Box([[0, 1], [0, 1]]) | Box([[0, 1], [0, 1]]), UNIT_FACES, [1, 1, 1, 1]),
+    ("a box with itself, intersected", Box([[0, 1], [0, 1]]) & Box([[0, 1], [0, 1]]), UNIT_FACES, [1, 1, 1, 1]),
+    ("two boxes side by side: the shared edge is inside", Box([[0, 1], [0, 1]]) | Box([[1, 2], [0, 1]]),
+     [(0, 0.0), (0, 1.0), (0, 2.0), (1, 0.0), (1, 1.0)], [1, 0, 1, 2, 2]),
+    ("two boxes meeting at a corner", Box([[0, 1], [0, 1]]) | Box([[1, 2], [1, 2]]),
+     [(0, 0.0), (0, 1.0), (0, 2.0), (1, 0.0), (1, 1.0), (1, 2.0)], [1, 2, 1, 1, 2, 1]),
+    ("a difference cutting along a face", Box([[0, 2], [0, 1]]) - Box([[1, 2], [0, 1]]), UNIT_FACES, [1, 1, 1, 1]),
+    ("a difference touching a face", Box([[0, 1], [0, 1]]) - Box([[1, 2], [0, 1]]), UNIT_FACES, [1, 1, 1, 1]),
+    ("a cube and a longer box, intersected (3-D)",
+     Box([[0, 1], [0, 1], [0, 1]]) & Box([[0, 2], [0, 1], [0, 1]]),
+     [(a, v) for a in range(3) for v in (0.0, 1.0)], [1] * 6),
+    ("two overlapping boxes, united (3-D)",
+     Box([[0, 1], [0, 1], [0, 1]]) | Box([[0.5, 1.5], [0, 1], [0, 1]]),
+     [(0, 0.0), (0, 1.5), (1, 0.0), (1, 1.0), (2, 0.0), (2, 1.0)], [1, 1, 1.5, 1.5, 1.5, 1.5]),
+])
+def test_combined_shapes_keep_every_face_once_where_faces_coincide(name, dom, faces, lengths):
+    """The sampled boundary's share on each face is the face's length (area) over the exact
+    perimeter (surface), within sampling noise; a shared face is neither lost nor doubled."""
+    total = sum(lengths)
+    shares = _face_shares(dom, faces)
+    for (axis, value), share, size in zip(faces, shares, lengths):
+        if size == 0:
+            # the shared edge of two boxes side by side is no boundary: only its two end points
+            assert share < 0.002, (name, axis, value, share)
+        else:
+            assert abs(share - size / total) < 0.02, (name, axis, value, share, size / total)

@@ -60,7 +60,11 @@ class Piece:
     flip: bool = False
 
     def kept(self, predicate, flip: bool = False) -> "Piece":
-        return replace(self, keep=self.keep + (predicate,), flip=self.flip ^ flip)
+        """This piece inside a combination: ``predicate(points, normals) -> bool`` tells which of
+        its points lie on the combination's boundary, given the normals as oriented there
+        (``flip``: the combination reverses them, the boundary of a hole)."""
+        flipped = self.flip ^ flip
+        return replace(self, keep=self.keep + ((predicate, flipped),), flip=flipped)
 
 
 @dataclass(frozen=True)
@@ -163,11 +167,11 @@ class Domain(ABC):
                 rows = np.flatnonzero(which == j)
                 if not len(rows):
                     continue
-                x[rows], nrm[rows] = p.draw(len(rows), rng)
-                nrm[rows] *= -1.0 if p.flip else 1.0
+                x[rows], raw = p.draw(len(rows), rng)
+                nrm[rows] = -raw if p.flip else raw
                 tag[rows] = int(np.flatnonzero(names == p.part)[0])
-                for keep in p.keep:
-                    ok[rows] &= keep(x[rows])
+                for keep, flipped in p.keep:
+                    ok[rows] &= keep(x[rows], -raw if flipped else raw)
             state.setdefault("chunks", []).append((nrm[ok], tag[ok]))
             return x[ok]
 

@@ -2,14 +2,23 @@
 
 Signed distances (exact in sign, zero exactly on the boundary):
 
-    union         s = min(s_A, s_B)     boundary: dA outside B, and dB outside A
-    intersection  s = max(s_A, s_B)     boundary: dA inside B, and dB inside A
-    difference    s = max(s_A, -s_B)    boundary: dA outside B, and dB inside A (normal reversed)
+    union         s = min(s_A, s_B)
+    intersection  s = max(s_A, s_B)
+    difference    s = max(s_A, -s_B)     (B's boundary a hole's: its normal reversed)
 
-The normal at a boundary point is that of the operand whose s is active there (reversed for the
-subtracted one). Boundary pieces are the operands' pieces with the side condition above added;
-interior points are drawn from the first operand (difference, intersection) or from the bounding
-box (union) and those outside the combination rejected: uniform over it.
+Boundary pieces are the operands' pieces, each point kept when it lies on the combination's
+boundary, tested across it: with n the point's outward normal there and h a small step,
+
+    s(x - h n) < 0 < s(x + h n)          (the combination on the inner side only)
+
+This is right where faces coincide, which a sign test of the other operand's distance is not
+(e.g. ``Box([[0,1],[0,1]]) & Box([[0,2],[0,1]])`` sharing three edges, or a shape with
+itself): a face shared with the same normal is on the boundary, one shared with opposite normals
+(two shapes side by side) is inside. A point of B's that A's pieces also give (A's face there,
+same normal) is kept from A only, so a shared face is counted once. The normal at a boundary point
+is that of the piece it came from. Interior points are drawn from the first operand (difference,
+intersection) or from the bounding box (union) and those outside the combination rejected:
+uniform over it.
 """
 from __future__ import annotations
 
@@ -26,6 +35,28 @@ class _Pair(Domain):
             raise ValueError(f"a {a.dim}-D and a {b.dim}-D domain cannot be combined")
         self.a, self.b, self.dim = a, b, a.dim
 
+    def _across(self, x, n) -> np.ndarray:
+        """Whether each point x (m, d) with normal n (m, d) lies on this combination's boundary:
+        inside just within, outside just beyond (module docstring)."""
+        box = np.concatenate([self.a.bbox, self.b.bbox], axis=1)
+        h = 1e-7 * max(1.0, float(np.ptp(box)))
+        return (self.sdf(x - h * n) < 0) & (self.sdf(x + h * n) > 0)
+
+    def _not_from_a(self, x, n) -> np.ndarray:
+        """B's points that A's pieces do not also give (A's face there with the same normal)."""
+        tol = 1e-9 * max(1.0, float(np.ptp(self.a.bbox)))
+        on_a = np.abs(self.a.sdf(x)) <= tol
+        if not on_a.any():
+            return ~on_a
+        same = np.zeros(len(x), dtype=bool)
+        same[on_a] = np.einsum("ij,ij->i", self.a._normal(x[on_a]), n[on_a]) > 0.5
+        return ~same
+
+    def _pieces(self, flip_b: bool = False) -> list[Piece]:
+        return ([p.kept(self._across) for p in self.a.pieces()]
+                + [p.kept(lambda x, n: self._across(x, n) & self._not_from_a(x, n), flip=flip_b)
+                   for p in self.b.pieces()])
+
 
 class Union(_Pair):
     @property
@@ -41,8 +72,7 @@ class Union(_Pair):
         return np.where(first, self.a._normal(x), self.b._normal(x))
 
     def pieces(self) -> list[Piece]:
-        return ([p.kept(lambda x: self.b.sdf(x) > 0) for p in self.a.pieces()]
-                + [p.kept(lambda x: self.a.sdf(x) > 0) for p in self.b.pieces()])
+        return self._pieces()
 
 
 class Intersection(_Pair):
@@ -62,8 +92,7 @@ class Intersection(_Pair):
         return np.where(first, self.a._normal(x), self.b._normal(x))
 
     def pieces(self) -> list[Piece]:
-        return ([p.kept(lambda x: self.b.sdf(x) < 0) for p in self.a.pieces()]
-                + [p.kept(lambda x: self.a.sdf(x) < 0) for p in self.b.pieces()])
+        return self._pieces()
 
     def _draw(self, m, rng):
         return self.a.interior(m, rng)
@@ -82,8 +111,7 @@ class Difference(_Pair):
         return np.where(first, self.a._normal(x), -self.b._normal(x))
 
     def pieces(self) -> list[Piece]:
-        return ([p.kept(lambda x: self.b.sdf(x) > 0) for p in self.a.pieces()]
-                + [p.kept(lambda x: self.a.sdf(x) < 0, flip=True) for p in self.b.pieces()])
+        return self._pieces(flip_b=True)
 
     def _draw(self, m, rng):
         return self.a.interior(m, rng)

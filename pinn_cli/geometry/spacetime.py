@@ -46,7 +46,8 @@ class SpaceTime(Domain):
                 x, n = p.draw(m, rng)
                 t = self.t0 + (self.t1 - self.t0) * rng.random(m)
                 return np.column_stack([t, x]), np.column_stack([np.zeros(m), n])
-            keep = tuple((lambda k: (lambda x: k(x[:, 1:])))(k) for k in p.keep)
+            keep = tuple(((lambda k: (lambda x, n: k(x[:, 1:], n[:, 1:])))(k), flipped)
+                         for k, flipped in p.keep)
             return Piece(p.part, p.size * (self.t1 - self.t0), draw, keep, p.flip)
         return [lift(p) for p in self.space.pieces()]
 
