@@ -40,6 +40,17 @@ def baseline_step(model, opt, x, x_ic, u_ic, eps=1e-4):
     return loss
 
 
+def baseline(tr, depth: int, width: int):
+    """The hand-written step on a copy of trainer ``tr``'s network and on its points (Allen-Cahn,
+    Adam at 1e-3) -> a function taking one step."""
+    model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
+    model.load_state_dict(tr.model.state_dict())
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, x_ic = tr.loss.points["res"], tr.loss.points["ic"]
+    u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
+    return lambda: baseline_step(model, opt, x, x_ic, u_ic)
+
+
 def peak_bytes(size: str, device: str, name: str) -> tuple[int, int]:
     """Peak memory of one variant's step -> (the step's own peak, the process's peak).
 
@@ -94,12 +105,7 @@ def variants(size: str, device: str, compiled: bool = False, only: str | None = 
     tr = trainer(common)                               # the default: engine auto, chunked
     runs = {}
     if NAMES[0] in want:
-        base_model = type(tr.model)(2, depth=depth, width=width).to(tr.device, tr.dtype)
-        base_model.load_state_dict(tr.model.state_dict())
-        base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
-        x, x_ic = tr.loss.points["res"], tr.loss.points["ic"]
-        u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
-        runs[NAMES[0]] = lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic)
+        runs[NAMES[0]] = baseline(tr, depth, width)
     extra = {NAMES[1]: [], NAMES[2]: ["engine=streams"], NAMES[3]: ["compile=true"]}
     for name in want[1 if NAMES[0] in want else 0:]:
         t = tr if name == NAMES[1] else trainer(common + extra[name])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bench_step import baseline_step
+from bench_step import baseline
 from benchlib import alternating, compose_cfg, trainer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,12 +55,7 @@ def step_times(device: str, depth: int, width: int, n: int, steps: int) -> dict[
     plain = trainer(common + ["diagnostics=off"])
     snr = trainer(common + ["diagnostics=basic"])
     snr.model.load_state_dict(plain.model.state_dict())
-    base_model = type(plain.model)(2, depth=depth, width=width).to(plain.device, plain.dtype)
-    base_model.load_state_dict(plain.model.state_dict())
-    base_opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
-    x, x_ic = plain.loss.points["res"], plain.loss.points["ic"]
-    u_ic = x_ic[:, 1] ** 2 * torch.cos(torch.pi * x_ic[:, 1])
-    runs = {"hand-written PyTorch step": lambda: baseline_step(base_model, base_opt, x, x_ic, u_ic),
+    runs = {"hand-written PyTorch step": baseline(plain, depth, width),
             "pinn-cli step": lambda: plain.step(0),
             f"pinn-cli step + SNR ({snr.recorder.batches} batches)":
                 lambda: snr.step(0, capture=snr.recorder.batches)}

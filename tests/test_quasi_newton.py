@@ -55,18 +55,24 @@ def _quadratic(n=12, seed=0):
     return A, b
 
 
-@pytest.mark.parametrize("update", UPDATES)
-def test_every_update_satisfies_the_secant_equation_and_stays_symmetric(update):
-    """The self-scaled Broyden family keeps H+ y = s (v'y = 0), whatever phi and tau."""
-    A, b = _quadratic()
-    z = torch.nn.Parameter(torch.zeros(len(b), dtype=torch.float64))
-    opt = DenseQuasiNewton([z], update=update, max_iter=1)
+def _on_quadratic(update: str, max_iter: int, n: int = 12, seed: int = 0):
+    """-> (z, optimizer, closure, A, b): 0.5 z'Az - b'z from z = 0, the optimizer on z."""
+    A, b = _quadratic(n, seed)
+    z = torch.nn.Parameter(torch.zeros(n, dtype=torch.float64))
+    opt = DenseQuasiNewton([z], update=update, max_iter=max_iter)
 
     def closure():
         opt.zero_grad()
         f = 0.5 * z @ A @ z - b @ z
         f.backward()
         return f
+    return z, opt, closure, A, b
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_every_update_satisfies_the_secant_equation_and_stays_symmetric(update):
+    """The self-scaled Broyden family keeps H+ y = s (v'y = 0), whatever phi and tau."""
+    z, opt, closure, A, b = _on_quadratic(update, max_iter=1)
     for k in range(4):
         x0 = z.detach().clone()
         g0 = (A @ x0 - b)
@@ -81,15 +87,7 @@ def test_every_update_satisfies_the_secant_equation_and_stays_symmetric(update):
 
 def test_bfgs_is_the_textbook_inverse_update():
     """update=bfgs: H+ = (I - rho s y') H (I - rho y s') + rho s s' after the first update."""
-    A, b = _quadratic(8, seed=1)
-    z = torch.nn.Parameter(torch.zeros(len(b), dtype=torch.float64))
-    opt = DenseQuasiNewton([z], update="bfgs", max_iter=1)
-
-    def closure():
-        opt.zero_grad()
-        f = 0.5 * z @ A @ z - b @ z
-        f.backward()
-        return f
+    z, opt, closure, A, b = _on_quadratic("bfgs", max_iter=1, n=8, seed=1)
     opt.step(closure)
     opt.step(closure)                          # the first update (H's initial scaling) is done
     H = opt.state[z]["H"].clone()
@@ -105,15 +103,7 @@ def test_bfgs_is_the_textbook_inverse_update():
 
 @pytest.mark.parametrize("update", UPDATES)
 def test_every_update_minimises_a_quadratic_and_rosenbrock(update):
-    A, b = _quadratic(20)
-    z = torch.nn.Parameter(torch.zeros(20, dtype=torch.float64))
-    opt = DenseQuasiNewton([z], update=update, max_iter=200)
-
-    def quad():
-        opt.zero_grad()
-        f = 0.5 * z @ A @ z - b @ z
-        f.backward()
-        return f
+    z, opt, quad, A, b = _on_quadratic(update, max_iter=200, n=20)
     opt.step(quad)
     assert (z.detach() - torch.linalg.solve(A, b)).abs().max() < 1e-7
     assert opt.state[z]["n_iter"] <= 40                 # superlinear: ~n iterations, not 1000s

@@ -128,7 +128,7 @@ class DenseQuasiNewton(torch.optim.Optimizer):
                 H.copy_(torch.eye(self.n, dtype=H.dtype, device=H.device))
                 st["n_updates"], d = 0, -g
                 gtd = float(g.dot(d))
-            st["d"], st["prev_flat_grad"] = d, g
+            st["d"], st["prev_flat_grad"] = d, g    # as L-BFGS keeps them: d and the g it came from
             if gtd > -group["tolerance_change"]:
                 break
             t0 = (min(1.0, 1.0 / float(g.abs().sum())) if st["n_iter"] == 0 else 1.0) * group["lr"]
@@ -144,7 +144,7 @@ class DenseQuasiNewton(torch.optim.Optimizer):
             evals += used
             st["func_evals"] += used
             st["n_iter"] += 1
-            if t == 0 or g_new is None:            # no step decreased the loss enough
+            if t == 0:                             # no step decreased the loss enough
                 self._set(x)
                 break
             s = t * d                                                           # (P,)
@@ -157,7 +157,6 @@ class DenseQuasiNewton(torch.optim.Optimizer):
                     or float(s.abs().max()) <= group["tolerance_change"]
                     or evals >= group["max_eval"]):
                 break
-        st["prev_flat_grad"] = g
         return first_loss
 
     def _update(self, H: torch.Tensor, st: dict, s, y, g, t: float) -> None:

@@ -87,8 +87,24 @@ class AdamThen(torch.optim.Optimizer, Staged):
         self._activate()
 
 
-class AdamLBFGS(Scheduled):
-    """Builds :class:`AdamThenLBFGS` and the Adam stage's schedule.
+class _AdamThenSpec(Scheduled):
+    """What the staged options share: Adam (``self.adam``) for ``self.adam_steps`` steps, then the
+    optimizer ``self.second(params)``, as one :class:`AdamThen` named ``self.names``."""
+
+    needs_closure = True
+
+    def build(self, params):
+        """-> (AdamThen, the schedule of its inner Adam)."""
+        params = list(params)
+        adam, second = self.adam.make(params), self.second(params)
+        # no Adam stage: a constant schedule on the second (one on an Adam that never steps warns)
+        schedule = (self.adam.make_schedule(adam) if self.adam_steps
+                    else make_schedule(second, "constant"))
+        return AdamThen(params, adam, second, self.adam_steps, self.names), schedule
+
+
+class AdamLBFGS(_AdamThenSpec):
+    """Builds :class:`AdamThen` with an L-BFGS second stage, and the Adam stage's schedule.
 
     Args:
         lr, betas, eps: the Adam stage's (:class:`pinn_cli.optimizers.Adam`).
@@ -99,8 +115,7 @@ class AdamLBFGS(Scheduled):
         **schedule: the Adam stage's schedule (:class:`pinn_cli.optimizers.schedules.Scheduled`).
     """
 
-    needs_closure = True
-    stages = ("Adam", "L-BFGS")
+    stages = names = ("Adam", "L-BFGS")
 
     def __init__(self, lr: Positive = 1e-3, betas: tuple[Zero2One, Zero2One] = (0.9, 0.999),
                  eps: NonNeg = 1e-8, adam_steps: NonNegInt = 2000, lbfgs_lr: Positive = 1.0,
@@ -113,18 +128,11 @@ class AdamLBFGS(Scheduled):
         self.lbfgs_options = lbfgs_options(lbfgs_lr, max_iter, max_eval, history_size,
                                            tolerance_grad, tolerance_change, line_search)
 
-    def build(self, params):
-        """-> (AdamThen, the schedule of its inner Adam)."""
-        params = list(params)
-        adam = self.adam.make(params)
-        lbfgs = torch.optim.LBFGS(params, **self.lbfgs_options)
-        # no Adam stage: a constant schedule on L-BFGS (one on an Adam that never steps warns)
-        schedule = (self.adam.make_schedule(adam) if self.adam_steps
-                    else make_schedule(lbfgs, "constant"))
-        return AdamThen(params, adam, lbfgs, self.adam_steps, self.stages), schedule
+    def second(self, params) -> torch.optim.LBFGS:
+        return torch.optim.LBFGS(params, **self.lbfgs_options)
 
 
-class AdamQuasiNewton(Scheduled):
+class AdamQuasiNewton(_AdamThenSpec):
     """Builds :class:`AdamThen` with a dense quasi-Newton second stage, and the Adam stage's
     schedule.
 
@@ -137,7 +145,6 @@ class AdamQuasiNewton(Scheduled):
         **schedule: the Adam stage's schedule (:class:`pinn_cli.optimizers.schedules.Scheduled`).
     """
 
-    needs_closure = True
     stages = ("Adam", "quasi-Newton")
 
     def __init__(self, lr: Positive = 1e-3, betas: tuple[Zero2One, Zero2One] = (0.9, 0.999),
@@ -152,11 +159,5 @@ class AdamQuasiNewton(Scheduled):
                               max_memory_gib)
         self.names = ("Adam", NAMES[update])
 
-    def build(self, params):
-        """-> (AdamThen, the schedule of its inner Adam)."""
-        params = list(params)
-        adam = self.adam.make(params)
-        qn = self.qn.make(params)
-        schedule = (self.adam.make_schedule(adam) if self.adam_steps
-                    else make_schedule(qn, "constant"))
-        return AdamThen(params, adam, qn, self.adam_steps, self.names), schedule
+    def second(self, params):
+        return self.qn.make(params)

@@ -43,7 +43,7 @@ class Evaluator:
         """{observable: () relative L2 error} on the device, headline first."""
         parts = [self.pde.observables(self.field, x) for x in self.points.split(self.chunk)]
         out, err2, ref2 = {}, 0.0, 0.0
-        joint = getattr(self.pde, "joint_observables", None) or self.names
+        joint = [k for k in getattr(self.pde, "joint_observables", ()) if k in self.names] or self.names
         for k in self.names:
             pred = torch.cat([p[k].detach() for p in parts])                      # (M,)
             e, r = torch.linalg.vector_norm(pred - self.values[k]), torch.linalg.vector_norm(self.values[k])
