@@ -214,3 +214,37 @@ def test_combined_shapes_keep_every_face_once_where_faces_coincide(name, dom, fa
             assert share < 0.002, (name, axis, value, share)
         else:
             assert abs(share - size / total) < 0.02, (name, axis, value, share, size / total)
+
+
+STEP = Box([[0, 4], [0, 1]], faces=["inlet", "outlet", "wall", "wall"]) - Box([[0, 1], [0, 0.5]], name="step")
+
+
+@pytest.mark.parametrize("name, dom, inside, boundary, outside", [
+    ("a step cut from a channel's corner", STEP,
+     [[0.5, 0.75], [2, 0.25]],
+     [[1, 0.25], [0.5, 0.5], [0, 0.5], [1, 0.5], [1, 0], [0, 0.75], [3, 0], [4, 0.5]],
+     [[0, 0.25], [0.5, 0], [0.5, 0.25], [0, 0]]),
+    ("two boxes side by side", Box([[0, 1], [0, 1]]) | Box([[1, 2], [0, 1]]),
+     [[1, 0.5], [0.5, 0.5]], [[1, 0], [1, 1], [2, 1], [0, 0.5]], [[2.5, 0.5]]),
+    ("a box cut along a face (3-D)", Box([[0, 2], [0, 1], [0, 1]]) - Box([[1, 2], [0, 1], [0, 1]]),
+     [[0.5, 0.5, 0.5]], [[1, 0.5, 0.5], [0.5, 0, 0.5], [1, 1, 1]], [[1.5, 0.5, 0.5], [1.5, 0, 0.5], [2, 1, 1]]),
+])
+def test_membership_is_that_of_the_closure_of_the_interior(name, dom, inside, boundary, outside):
+    """A face a difference leaves dangling (the removed box's edges on the outer box's faces) is
+    outside and no boundary; a face between two shapes side by side is inside and no boundary."""
+    for points, member, edge in ((inside, True, False), (boundary, True, True), (outside, False, False)):
+        x = np.array(points, dtype=float)
+        assert (dom.contains(x) == member).all(), (name, points, dom.contains(x))
+        assert (dom.on_boundary(x) == edge).all(), (name, points, dom.on_boundary(x))
+
+
+def test_a_grid_over_a_channel_with_a_step_sees_its_area():
+    """The grid points a residual map colours: those of the closed domain, no strip on the
+    removed box's dangling edges (the count on a grid is exact)."""
+    g = np.linspace(0, 4, 33), np.linspace(0, 1, 9)                       # spacing 1/8
+    x = np.stack(np.meshgrid(*g, indexing="ij"), -1).reshape(-1, 2)
+    removed = (x[:, 0] < 1) & (x[:, 1] < 0.5)                # the open step and its dangling edges
+    dangling = removed | ((x[:, 0] == 0) & (x[:, 1] < 0.5)) | ((x[:, 1] == 0) & (x[:, 0] < 1))
+    assert (STEP.contains(x) == ~dangling).all()
+    b = STEP.boundary(400, np.random.default_rng(0))
+    assert STEP.on_boundary(b.points).all() and set(b.parts) == {"inlet", "outlet", "wall", "step"}

@@ -19,12 +19,20 @@ same normal) is kept from A only, so a shared face is counted once. The normal a
 is that of the piece it came from. Interior points are drawn from the first operand (difference,
 intersection) or from the bounding box (union) and those outside the combination rejected:
 uniform over it.
+
+Membership is that of the *regular* set, the closure of the interior: a point with s = 0 is in it
+only if the combination's interior comes within a small step h of it (in some direction: at a
+corner the normal's may run along a face), and on its boundary only if its exterior does too. A face of the first operand left
+dangling by a difference (``Box([[0,4],[0,1]]) - Box([[0,1],[0,0.5]])``: the removed box's
+edges on x = 0 and y = 0) has s = 0 but no interior on either side: it is outside; a face between
+two shapes side by side has interior on both: it is inside, and not on the boundary. The signed distance there stays the bound above (0), so ``contains`` and
+``on_boundary``, not the sign of ``sdf``, are the membership tests.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pinn_cli.geometry.base import Domain, Piece
+from pinn_cli.geometry.base import Domain, Piece, _host
 
 
 class _Pair(Domain):
@@ -38,9 +46,39 @@ class _Pair(Domain):
     def _across(self, x, n) -> np.ndarray:
         """Whether each point x (m, d) with normal n (m, d) lies on this combination's boundary:
         inside just within, outside just beyond (module docstring)."""
-        box = np.concatenate([self.a.bbox, self.b.bbox], axis=1)
-        h = 1e-7 * max(1.0, float(np.ptp(box)))
+        h = self._step()
         return (self.sdf(x - h * n) < 0) & (self.sdf(x + h * n) > 0)
+
+    def _step(self, tol: float = 0.0) -> float:
+        """The step h across the boundary: small against the domain, large against ``tol``."""
+        box = np.concatenate([self.a.bbox, self.b.bbox], axis=1)
+        return max(1e-7 * max(1.0, float(np.ptp(box))), 10.0 * tol)
+
+    def _sides(self, x, tol: float) -> tuple[np.ndarray, np.ndarray]:
+        """Of points x (m, d) with |s| <= tol: whether the combination's interior comes within h
+        of them (s < -h / 4 a step h away, along the normal or one of the 3^d - 1 directions of
+        {-1, 0, 1}^d) and whether its exterior does (s > h / 4). A smooth face is met at most
+        ~35 degrees from one of those directions, so both hold across it."""
+        h, n = self._step(tol), self._normal(x)                                  # n (m, d)
+        grid = np.stack(np.meshgrid(*[[-1.0, 0.0, 1.0]] * self.dim, indexing="ij"), -1)
+        grid = grid.reshape(-1, self.dim)[np.any(grid.reshape(-1, self.dim) != 0, axis=1)]
+        ways = [n, -n] + [np.broadcast_to(g / np.linalg.norm(g), x.shape) for g in grid]
+        s = np.stack([self.sdf(x + h * w) for w in ways])                         # (k, m)
+        return s.min(axis=0) < -h / 4, s.max(axis=0) > h / 4
+
+    def contains(self, x, tol: float | None = None) -> np.ndarray:
+        x, tol = _host(x, self.dim), 1e-9 * self.scale if tol is None else tol
+        s = self.sdf(x)                                                           # (N,)
+        inside, edge = s < -tol, np.abs(s) <= tol
+        inside[edge] = self._sides(x[edge], tol)[0]
+        return inside
+
+    def on_boundary(self, x, tol: float | None = None) -> np.ndarray:
+        x, tol = _host(x, self.dim), 1e-9 * self.scale if tol is None else tol
+        edge = np.abs(self.sdf(x)) <= tol
+        within, beyond = self._sides(x[edge], tol)
+        edge[edge] = within & beyond
+        return edge
 
     def _not_from_a(self, x, n) -> np.ndarray:
         """B's points that A's pieces do not also give (A's face there with the same normal)."""
