@@ -10,7 +10,9 @@ import torch
 from pinn_cli.cli.analyze import main as analyze
 from pinn_cli.training.build import build
 from pinn_cli.training.validate import validate
+from pinn_cli.analysis.field_plots import _panels
 from pinn_cli.diagnostics.field_map import FieldMapProbe, grid_axes, subsample
+from pinn_cli.diagnostics.recorder import Diagnostics
 from pinn_cli.errors import ConfigError
 from pinn_cli.models.fields import Field
 from pinn_cli.pdes import Helmholtz, LidDrivenCavity
@@ -235,16 +237,34 @@ def test_short_cavity_run_records_the_field_map_and_analyze_draws_the_velocity(m
 
 
 def test_field_map_works_for_helmholtz_and_draws_the_headline_observable(make_cfg, tmp_path):
+    """The default diagnostics record the field map of a 2-D problem; the file holds the reference
+    on the sub-grid, |prediction - reference| is the recorded error, and the figure's panels are
+    the prediction, the reference and the error."""
     cfg = make_cfg("iterations=3", "eval_every=1", "pde.reference.n=21",
-                   "+diagnostics.field_map={_target_: pinn_cli.diagnostics.field_map.FieldMapProbe,"
-                   " grid: [8, 8], every: 1}")
+                   "diagnostics.field_map.grid=[8,8]", "diagnostics.field_map.every=1")
     run(cfg, tmp_path)
     r = read_run(tmp_path / "run.h5")
     fm = r.series["field_map"]
     assert fm["u"].shape == (4, 8, 8) and fm["u_error"].shape == (4, 8, 8)
     np.testing.assert_allclose(r.static["field_map_grid/x"][[0, -1]], [-1, 1])
+    ref = r.static["field_map_grid/reference/u"]
+    np.testing.assert_allclose(np.abs(fm["u"] - ref), fm["u_error"], atol=1e-6)
+    head, panels = _panels(r, "field_map", ["u"])
+    assert [p[1].split(":")[0] for p in panels] == ["network at step 3", "reference", "|u - reference| at step 3"]
+    np.testing.assert_array_equal(panels[1][0], ref)
     assert analyze([str(tmp_path)]) == 0
     assert (tmp_path / "analysis" / "field_map.png").exists()
+
+
+def test_the_default_field_map_steps_aside_where_it_cannot_draw():
+    """Optional (the shipped diagnostics): left out of a 3-D problem, quietly; asked for
+    explicitly, it is refused there (test above)."""
+    three_d = Problem(axes=("t", "x", "y"), outputs=("u",), terms={"res": 8}, bounds=((0, 1),) * 3)
+    diags = Diagnostics(field_map=FieldMapProbe(every=10, optional=True), plain=FieldMapProbe(every=10))
+    diags.leave_out_what_does_not_apply(three_d)
+    assert [p.group for p in diags.probes] == ["plain"]
+    diags.leave_out_what_does_not_apply(Problem.of(Helmholtz()))
+    assert [p.group for p in diags.probes] == ["plain"]
 
 
 def test_the_joint_error_is_over_the_declared_observables():

@@ -18,8 +18,7 @@ from pinn_cli.training.trainer import run
 from conftest import THREADS
 
 PREDICT = [sys.executable, "-c", "from pinn_cli.cli.predict import cli; cli()"]
-FIELD_MAP = ("+diagnostics.field_map={_target_: pinn_cli.diagnostics.field_map.FieldMapProbe, "
-             "grid: [9, 9], every: 10}")
+FIELD_MAP = ("diagnostics.field_map.grid=[9,9]", "diagnostics.field_map.every=10")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +28,7 @@ def run_dir(tmp_path_factory, ref_cache):
     overrides = ["device=cpu", f"reference_cache={ref_cache}", f"threads={THREADS}",
                  "pde=helmholtz_smooth", "model.depth=2", "model.width=16", "pde.n_collocation=256",
                  "pde.reference.n=41", "iterations=40", "eval_every=10", "checkpoint_every=20",
-                 "diagnostics.snr.batches=8", "optimizer.lr=0.01", FIELD_MAP]
+                 "diagnostics.snr.batches=8", "optimizer.lr=0.01", *FIELD_MAP]
     with initialize_config_module("pinn_cli.conf", version_base=None):
         cfg = compose("train", overrides=overrides)
     assert run(cfg, folder)["status"] == "done"

@@ -10,7 +10,8 @@ A probe owns one series group of the run file, named after its key in the diagno
   integer arithmetic, no device work;
 - ``check(problem)``: refuse, with a ConfigError, settings that do not fit the problem
   (:class:`pinn_cli.problem.Problem`); called before training, also by the command line's
-  pre-check of every combination of a sweep;
+  pre-check of every combination of a sweep; ``applies(problem)``: False leaves the probe out
+  of the run (a default that describes only some problems, e.g. the field map's 2-D maps);
 - ``spec(view)``: the fields of its group, name -> (per-record shape, dtype), fixed for the run;
   ``static(view)``: datasets written once (grids, axes);
 - ``before(view, step)``: what must be measured before the step's update (it describes the
@@ -75,6 +76,10 @@ class Probe:
 
     def check(self, problem) -> None:
         """Raise ConfigError if the probe's settings do not fit this problem."""
+
+    def applies(self, problem) -> bool:
+        """Whether the probe describes this problem (False: the run leaves it out, quietly)."""
+        return True
 
     def actions_possible(self) -> list:
         """The :class:`pinn_cli.diagnostics.actions.Action` objects this probe may queue."""

@@ -9,7 +9,12 @@ recorded as ``/<group>/<o>`` and ``/<group>/<o>_error``, (k, n1, n2) float32, gz
 The sub-grid keeps every s-th node of the reference grid's axes (at most ``grid`` per axis, the
 first and last node included), so the reference values there are exact, with no interpolation.
 Static datasets: the sub-grid axes in ``/<group>_grid/<axis>``, the axis names in input order in
-``/<group>_grid/axes`` and the observable names, headline first, in ``/<group>_grid/names``.
+``/<group>_grid/axes``, the observable names, headline first, in ``/<group>_grid/names`` and the
+reference there in ``/<group>_grid/reference/<o>`` (the sub-grid's shape), so that pinn-analyze
+draws the prediction, the reference and the error side by side.
+
+In the shipped diagnostics (``basic``, ``paper``) it is ``optional``: recorded for a problem with
+two input coordinates, left out of any other.
 
 A reference at scattered nodes (mesh nodes) is recorded at (at most ``grid[0] * grid[1]``, evenly
 spread in the nodes' order) of its own nodes: fields (k, M'), the nodes in
@@ -53,13 +58,18 @@ class FieldMapProbe(Probe):
 
     Args:
         grid: the most points per axis of the sub-grid (two integers >= 2).
+        optional: leave the probe out of a problem that is not 2-D instead of refusing it.
     """
 
-    def __init__(self, grid: list[Count] | None = None, **cadence):
+    def __init__(self, grid: list[Count] | None = None, optional: bool = False, **cadence):
         super().__init__(**cadence)
         self.most = tuple(int(n) for n in (grid or [65, 65]))
+        self.optional = bool(optional)
         self.layout = None         # (names, axes or None, points (M', 2), reference {name: (M',)})
         self.mesh = None           # scattered: (nodes (M', 2), triangles (T, 3))
+
+    def applies(self, problem) -> bool:
+        return problem.in_dim == 2 or not self.optional
 
     def check(self, problem):
         if problem.in_dim != 2:
@@ -112,8 +122,9 @@ class FieldMapProbe(Probe):
         return SeriesSpec(fields, compress=True)
 
     def static(self, view):
-        names, axes, _, _ = self._layout(view)
+        names, axes, _, ref = self._layout(view)
         problem_axes = view.info.problem.axes
+        shape = self._shape(view)
         if axes is None:
             out = {f"{self.group}_grid/points": self.mesh[0],
                    f"{self.group}_grid/triangles": self.mesh[1]}
@@ -121,6 +132,9 @@ class FieldMapProbe(Probe):
             out = {f"{self.group}_grid/{a}": ax for a, ax in zip(problem_axes, axes)}
         out[f"{self.group}_grid/axes"] = np.array([a.encode() for a in problem_axes])
         out[f"{self.group}_grid/names"] = np.array([k.encode() for k in names])
+        for k in names:
+            out[f"{self.group}_grid/reference/{k}"] = \
+                ref[k].detach().float().cpu().numpy().reshape(shape)
         return out
 
     def before(self, view, step):

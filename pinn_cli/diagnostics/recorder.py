@@ -66,6 +66,10 @@ class Diagnostics:
             probe.group = name
             self.probes.append(probe)
 
+    def leave_out_what_does_not_apply(self, problem) -> None:
+        """Drop the probes whose ``applies(problem)`` is False (optional defaults)."""
+        self.probes = [p for p in self.probes if p.applies(problem)]
+
     def recorder(self, eval_every: int) -> "Recorder":
         probes = [MetricsProbe(every=eval_every)] if self.metrics else []
         return Recorder(probes + self.probes)

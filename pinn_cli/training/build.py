@@ -137,6 +137,7 @@ def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
     for group in CONTRACTS:
         _contract(group, objs[group], cfg)
     parts = Parts(problem=problem, **{**objs, "pde": trained})
+    parts.diagnostics.leave_out_what_does_not_apply(problem)
     _check(parts, cfg, dtype)
     return parts
 
