@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from pinn_cli.run_folder import RunFolder
+
 
 def argv_folders(argv: list[str]) -> list[str]:
     """The current folder, then each ``--config-dir`` (``-cd``) on a command line and its parent."""
@@ -34,7 +36,7 @@ def argv_folders(argv: list[str]) -> list[str]:
 def recorded_runtime(run_folder: Path) -> dict:
     """A run's ``hydra.runtime`` (cwd, config sources) from its ``.hydra/hydra.yaml``; {} without."""
     try:
-        return (yaml.safe_load((Path(run_folder) / ".hydra" / "hydra.yaml").read_text())
+        return (yaml.safe_load(RunFolder(run_folder).hydra_file("hydra").read_text())
                 or {})["hydra"]["runtime"]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return {}

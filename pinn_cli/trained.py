@@ -1,7 +1,7 @@
 """A trained network, loaded from its run folder and evaluated at your own points.
 
     import pinn_cli
-    net = pinn_cli.load("outputs/2026-11-28/14-03-11")          # checkpoints/last.pt
+    net = pinn_cli.load("outputs/2026-11-28/14-03-11")          # its last checkpoint
     u = net(points)                                              # (N, d) -> (N,) or (N, m)
     d = net.derivatives(points, ["u_x", "u_xx"])                 # {name: (N,)}
     net.observables(points), net.errors()                        # the PDE's observables; rel-L2
@@ -11,7 +11,7 @@ pinn-train (:func:`pinn_cli.training.build.instantiate` with the problem's conte
 then the model told its axes, outputs and periodic axes), and its parameters are loaded; nothing
 is trained or sampled. ``checkpoint="last"`` (the default) is the network at the end of the run,
 the one its final record describes; ``"best"`` the one with the lowest headline error among the
-evaluations (``checkpoints/best.pt``: chosen against the reference, so its error is an optimistic
+evaluations (the best checkpoint: chosen against the reference, so its error is an optimistic
 estimate). Numpy points give numpy arrays, tensors give tensors (derivatives keep their graph).
 
 A user's own PDE or model (``_target_: my_plugins.Plate``) is imported as pinn-train did: from the
@@ -33,9 +33,8 @@ from omegaconf import OmegaConf
 from pinn_cli.errors import PinnError
 from pinn_cli.training.checkpoint import read as read_checkpoint
 from pinn_cli.plugins import check_targets, importable, recorded_runtime, run_folders
+from pinn_cli.run_folder import CHECKPOINTS, RunFolder, migrate
 from pinn_cli.training.validate import DTYPES
-
-CHECKPOINTS = {"last": Path("checkpoints") / "last.pt", "best": Path("checkpoints") / "best.pt"}
 
 
 class TrainedModel:
@@ -43,7 +42,8 @@ class TrainedModel:
 
     Attributes:
         axes, outputs: the input coordinate and output names, e.g. ("x", "y"), ("u",).
-        step: the number of updates the parameters had; rel_l2: best.pt's error (else None).
+        step: the number of updates the parameters had; rel_l2: the best checkpoint's error
+            (else None).
         config: the run's resolved config (an OmegaConf DictConfig).
         pde, model, field: the PDE, the ``torch.nn.Module`` and the field that differentiates it.
         chunk: points per evaluation pass (the run's: 4,096 on a CPU).
@@ -94,7 +94,7 @@ class TrainedModel:
 
     def errors(self, reference_cache: str | None = None) -> dict[str, float]:
         """{observable: relative L2 error} against the PDE's reference, computed as the run did
-        (same points, chunks, device and dtype: the run's final ``rel_l2`` for ``last.pt``)."""
+        (same points, chunks, device and dtype: the run's final ``rel_l2`` for the last checkpoint)."""
         from pinn_cli.reference.cache import ReferenceCache
         from pinn_cli.training.evaluate import Evaluator
         cache = ReferenceCache(reference_cache or self.config.get("reference_cache"))
@@ -119,7 +119,6 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
     from pinn_cli.models.fields import Field
     from pinn_cli.problem import Problem
     from pinn_cli.training.build import instantiate
-    from pinn_cli.models.options import upgrade
     from pinn_cli.training.trainer import field_engine
 
     path = Path(run)
@@ -128,10 +127,10 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
     if path.is_dir():
         if checkpoint not in CHECKPOINTS:
             raise PinnError(f"checkpoint={checkpoint!r} is not allowed: expected last or best")
-        path = path / CHECKPOINTS[checkpoint]
+        path = RunFolder(path).checkpoint(checkpoint)
     state = _read(path)
-    cfg = OmegaConf.create(state["config"])
-    folder = path.parent.parent
+    cfg = OmegaConf.create(migrate(OmegaConf.to_container(OmegaConf.create(state["config"]))))
+    folder = RunFolder.of_checkpoint(path).path
     check_targets(OmegaConf.to_container(cfg), run_folders(folder), str(path))
     dt = DTYPES.get(dtype or cfg.get("dtype", "float32"))
     if dt is None:
@@ -141,8 +140,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         pde = instantiate(cfg.pde, "pde")
         problem = Problem.of(pde)
         with torch.device(device):
-            node = upgrade(OmegaConf.to_container(cfg.model, resolve=True))   # an older run's too
-            model = instantiate(node, "model", problem.context()).to(dt)
+            model = instantiate(cfg.model, "model", problem.context()).to(dt)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
@@ -157,7 +155,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
 
 
 def _read(path: Path) -> dict:
-    """A checkpoint's state (last.pt or best.pt): PinnError, one line, if it cannot be read."""
+    """A checkpoint's state (last or best): PinnError, one line, if it cannot be read."""
     if not path.is_file():
         raise PinnError(f"{path}: no checkpoint there (the run saved none yet, or this is not a "
                         "run folder)")
@@ -174,7 +172,7 @@ def _read(path: Path) -> dict:
 def _working_folder(checkpoint_path: Path):
     """The folder pinn-train ran in as the working folder (a PDE's relative data files), when
     the run records it and it still exists."""
-    cwd = recorded_runtime(Path(checkpoint_path).parent.parent).get("cwd")
+    cwd = recorded_runtime(RunFolder.of_checkpoint(checkpoint_path).path).get("cwd")
     if not cwd or not os.path.isdir(cwd) or os.path.abspath(cwd) == os.getcwd():
         yield
         return

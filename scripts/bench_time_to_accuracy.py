@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pinn_cli.cli.watch import find_runs
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.runfile import read_run
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     head = f"{'run':<48} {'status':<11}" + "".join(f"{'<= ' + format(t, 'g'):>16}" for t in targets)
     print(head + f"{'best':>11}{'final':>11}{'wall s':>9}")
     for p in args.paths:
-        for f in find_runs(p):
+        for f in RunFolder.run_files_under(p):
             r = read_run(f)
             m = r.series["metrics"]
             steps, wall, err = m["step"], m["wall_time"], m["rel_l2"]

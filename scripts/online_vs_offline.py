@@ -64,7 +64,7 @@ from pinn_cli.analysis.identity import run_identity
 from pinn_cli.phases.online import OnlinePhases
 from pinn_cli.phases.offline import PhaseParams, first_crossing, is_step, refine, running_median
 from pinn_cli.analysis.summary import analyze_run
-from pinn_cli.cli.analyze import find_runs
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.diagnostics.probes import ACTIONS, PHASES
 from pinn_cli.runfile import RunFileError, read_run
 
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     results, failed = [], 0
     for path in args.paths:
-        files = find_runs(path)
+        files = RunFolder.run_files_under(path)
         if not files:
             print(f"{path}: no run.h5 found", file=sys.stderr)
             failed = 1

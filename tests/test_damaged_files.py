@@ -22,6 +22,7 @@ from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.runfile import RunFileError, RunWriter, SeriesSpec, read_run
 from pinn_cli.runfile import io as runfile_io
 from pinn_cli.runfile.io import RunWriteError, count_records
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 
 # the slow tier (pytest -m slow): each case runs pinn-train in a child process
@@ -356,7 +357,7 @@ def umask_022():
 
 def test_checkpoint_has_normal_permissions_and_leaves_no_temporary_file(tmp_path, umask_022):
     path = _save(tmp_path)
-    assert path == tmp_path / checkpoint.CHECKPOINT
+    assert path == RunFolder(tmp_path).last
     assert os.stat(path).st_mode & 0o777 == 0o644
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
     assert checkpoint.load(path, "cpu")["step"] == 5

@@ -9,6 +9,7 @@ import torch
 from pinn_cli.models import MLP, Field
 from pinn_cli.models.base import Model
 from pinn_cli.runfile import read_run
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import run
 
@@ -161,7 +162,7 @@ def test_a_resumed_run_keeps_the_fallback_of_the_run_it_continues(make_cfg, tmp_
     run(cfg(14), tmp_path / "full")
     run(cfg(7), tmp_path / "part")
     run(cfg(14), tmp_path / "part")                                  # in place, from step 7
-    a, b = (checkpoint.load(tmp_path / f / checkpoint.CHECKPOINT, "cpu") for f in ("full", "part"))
+    a, b = (checkpoint.load(RunFolder(tmp_path / f).last, "cpu") for f in ("full", "part"))
     assert a["engine"] == b["engine"] and a["engine"]["streams_ok"] is False
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     fa, fb = (read_run(tmp_path / f / "run.h5").series for f in ("full", "part"))

@@ -31,7 +31,7 @@ from pinn_cli.schema import GROUPS
 from pinn_cli.training.validate import validate
 from pinn_cli.errors import PinnError
 from pinn_cli.runfile import RunWriter, SeriesSpec, read_run
-from pinn_cli.training.resume import RUN_FILE
+from pinn_cli.run_folder import RUN_FILE
 
 # the slow tier (pytest -m slow): each case runs pinn-train in a child process
 pytestmark = pytest.mark.slow

@@ -15,6 +15,7 @@ from pinn_cli.errors import ConfigError
 from pinn_cli.optimizers.lbfgs import MAX_ITER, NO_STEP
 from pinn_cli.optimizers.schedules import make_schedule
 from pinn_cli.runfile import read_run
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import Trainer, run
 
@@ -139,7 +140,7 @@ def _resume_matches(make_cfg, tmp_path, keys, total, split):
     run(make_cfg(*keys, f"iterations={total}"), tmp_path / "full")
     run(make_cfg(*keys, f"iterations={split}"), tmp_path / "a")
     run(make_cfg(*keys, f"iterations={total}", f"resume={tmp_path / 'a'}"), tmp_path / "b")
-    ref, got = (checkpoint.load(tmp_path / f / checkpoint.CHECKPOINT, "cpu") for f in ("full", "b"))
+    ref, got = (checkpoint.load(RunFolder(tmp_path / f).last, "cpu") for f in ("full", "b"))
     assert got["step"] == total
     for k in ref["model"]:
         assert torch.equal(got["model"][k], ref["model"][k]), k
@@ -285,7 +286,7 @@ def test_float64_end_to_end(make_cfg, tmp_path, option):
     extra = ["optimizer.adam_steps=2"] if option == "adam_lbfgs" else []
     out = run(make_cfg(f"optimizer={option}", *extra, "dtype=float64", "iterations=5"), tmp_path)
     assert out["status"] == "done" and np.isfinite(out["final_loss"])
-    state = checkpoint.load(tmp_path / checkpoint.CHECKPOINT, "cpu")
+    state = checkpoint.load(RunFolder(tmp_path).last, "cpu")
     assert all(v.dtype == torch.float64 for v in state["model"].values())
 
 

@@ -296,7 +296,8 @@ def test_a_checkpoint_with_the_older_flat_model_keys_still_resumes():
     """A run saved before the embedding/RWF options were nested (``model.features``,
     ``model.rwf: false``) resumes under today's config of the same model; another width does not."""
     from pinn_cli.errors import ConfigError
-    from pinn_cli.training.resume import LEGACY, check_resumable
+    from pinn_cli.run_folder import LEGACY_GROUPS as LEGACY
+    from pinn_cli.training.resume import check_resumable
     new = {"_target_": "pinn_cli.models.modified_mlp.ModifiedMLP", "depth": 4, "width": 64,
            "activation": "tanh",
            "embedding": {"_target_": "pinn_cli.models.options.EmbeddingOptions", "features": 0,
@@ -310,3 +311,4 @@ def test_a_checkpoint_with_the_older_flat_model_keys_still_resumes():
     check_resumable(OmegaConf.to_yaml({"model": old, "seed": 0}), now)
     with pytest.raises(ConfigError, match="model"):
         check_resumable(OmegaConf.to_yaml({"model": {**old, "width": 32}, "seed": 0}), now)
+

@@ -14,6 +14,7 @@ import yaml
 
 import pinn_cli
 from pinn_cli.errors import PinnError
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import run
 
@@ -40,15 +41,15 @@ def trained(make_cfg, tmp_path):
 
 
 def _poison(folder: Path, marker: Path) -> None:
-    state = torch.load(folder / checkpoint.CHECKPOINT, weights_only=False)
+    state = torch.load(RunFolder(folder).last, weights_only=False)
     state["extra"] = Payload(marker)
-    torch.save(state, folder / checkpoint.CHECKPOINT)
+    torch.save(state, RunFolder(folder).last)
 
 
 def test_every_checkpoint_pinn_cli_writes_loads_with_weights_only(trained):
     """The safe path reads what training wrote: the RNG states (numpy's included), the
     optimizer, the best network."""
-    state = checkpoint.load(trained / checkpoint.CHECKPOINT, "cpu")
+    state = checkpoint.load(RunFolder(trained).last, "cpu")
     assert state["rng"]["numpy"][1].dtype.name == "uint32"
     net = pinn_cli.load(trained, checkpoint="best")
     assert net.step > 0
@@ -71,11 +72,11 @@ def test_a_checkpoint_that_would_run_code_is_refused_by_every_reader(trained, tm
 
 def test_a_config_naming_a_builtin_is_refused_with_nothing_executed(trained, tmp_path):
     marker = tmp_path / "pwned"
-    state = torch.load(trained / checkpoint.CHECKPOINT, weights_only=False)
+    state = torch.load(RunFolder(trained).last, weights_only=False)
     cfg = yaml.safe_load(state["config"])
     cfg["pde"] = {"_target_": "os.system", "command": f"touch {marker}"}
     state["config"] = yaml.safe_dump(cfg)
-    torch.save(state, trained / checkpoint.CHECKPOINT)
+    torch.save(state, RunFolder(trained).last)
     with pytest.raises(PinnError, match=r"pde\._target_='os.system' is refused"):
         pinn_cli.load(trained)
     assert not marker.exists()

@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import run
@@ -62,6 +63,6 @@ def test_signalled_job_is_requeued_and_ends_like_an_uninterrupted_run(tmp_path, 
     r = read_run(run_file)
     assert r.attrs["status"] == "done" and "@" in r.attrs["resumed_from"], r.attrs
     run(make_cfg(*common, "seed=0", small=False), tmp_path / "full")
-    a = checkpoint.load(run_file.parent / checkpoint.CHECKPOINT, "cpu")["model"]
-    b = checkpoint.load(tmp_path / "full" / checkpoint.CHECKPOINT, "cpu")["model"]
+    a = checkpoint.load(RunFolder(run_file.parent).last, "cpu")["model"]
+    b = checkpoint.load(RunFolder(tmp_path / "full").last, "cpu")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -11,6 +11,7 @@ import torch
 from pinn_cli.errors import ConfigError
 from pinn_cli.runfile import read_run
 from pinn_cli.sampling.adaptive import density
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import Trainer, run
 
@@ -64,7 +65,7 @@ def test_a_resumed_run_with_moving_points_equals_the_uninterrupted_one(make_cfg,
     run(make_cfg(*common, "iterations=30"), tmp_path / "full")
     run(make_cfg(*common, "iterations=13"), tmp_path / "part")
     run(make_cfg(*common, "iterations=30"), tmp_path / "part")          # in place, from step 13
-    a, b = (checkpoint.load(tmp_path / f / checkpoint.CHECKPOINT, "cpu") for f in ("full", "part"))
+    a, b = (checkpoint.load(RunFolder(tmp_path / f).last, "cpu") for f in ("full", "part"))
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     for k in a["stages"]["points"]:
         assert torch.equal(a["stages"]["points"][k], b["stages"]["points"][k])

@@ -17,6 +17,7 @@ import torch
 
 from pinn_cli.cli.analyze import main as analyze
 from pinn_cli.runfile import read_run
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 
 TRAIN = [sys.executable, "-c", "from pinn_cli.cli.train import main; main()"]
@@ -90,8 +91,8 @@ def test_a_stopped_study_continues_to_the_uninterrupted_files(tmp_path, ref_cach
     resumed = _jobs(tmp_path / "stopped")
     assert resumed.keys() == full.keys()
     for name, job in full.items():
-        a = checkpoint.load(job / checkpoint.CHECKPOINT, "cpu")["model"]
-        b = checkpoint.load(resumed[name] / checkpoint.CHECKPOINT, "cpu")["model"]
+        a = checkpoint.load(RunFolder(job).last, "cpu")["model"]
+        b = checkpoint.load(RunFolder(resumed[name]).last, "cpu")["model"]
         assert all(torch.equal(a[k], b[k]) for k in a), name
         ma, mb = (read_run(j / "run.h5").series["metrics"] for j in (job, resumed[name]))
         np.testing.assert_array_equal(ma["loss"], mb["loss"])

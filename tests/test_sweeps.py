@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import run
@@ -32,14 +33,14 @@ def test_preempted_job_checkpoints_and_resumes_bit_for_bit(make_cfg, tmp_path, r
         proc.kill()
     assert code == 128 + signal.SIGUSR2                # no scheduler handler: exit 140
     r = read_run(tmp_path / "pre" / "run.h5")
-    stopped = checkpoint.load(tmp_path / "pre" / checkpoint.CHECKPOINT, "cpu")["step"]
+    stopped = checkpoint.load(RunFolder(tmp_path / "pre").last, "cpu")["step"]
     assert r.attrs["status"] == "preempted" and 100 < stopped < 3000
     # the requeued job: same config, same folder; it resumes by itself
     cfg = make_cfg(*[c for c in common if "iterations" not in c], "iterations=3000", small=False)
     assert run(cfg, tmp_path / "pre")["status"] == "done"
     run(cfg, tmp_path / "full")
-    a = checkpoint.load(tmp_path / "pre" / checkpoint.CHECKPOINT, "cpu")["model"]
-    b = checkpoint.load(tmp_path / "full" / checkpoint.CHECKPOINT, "cpu")["model"]
+    a = checkpoint.load(RunFolder(tmp_path / "pre").last, "cpu")["model"]
+    b = checkpoint.load(RunFolder(tmp_path / "full").last, "cpu")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     np.testing.assert_array_equal(read_run(tmp_path / "pre" / "run.h5").series["metrics"]["loss"],
                                   read_run(tmp_path / "full" / "run.h5").series["metrics"]["loss"])

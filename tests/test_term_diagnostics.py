@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pinn_cli.diagnostics.base import StepState
+
 from pinn_cli.diagnostics.snr import snr_stats
 from pinn_cli.diagnostics.terms import alignment_score, cosines, gsnr, noise_scale, term_norms
 from pinn_cli.runfile import read_run

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.runfile import read_run
@@ -15,7 +16,7 @@ from pinn_cli.training.trainer import Trainer, run
 
 
 def _params(run_dir):
-    state = checkpoint.load(run_dir / checkpoint.CHECKPOINT, "cpu")
+    state = checkpoint.load(RunFolder(run_dir).last, "cpu")
     return state["model"], state["optimizer"]["state"], state["weighting"], state["step"]
 
 

@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError
 from pinn_cli.problem import Problem
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import Trainer, run
 from pinn_cli.training.validate import validate
@@ -241,8 +242,8 @@ def test_resume_is_bit_identical(make_cfg, tmp_path, weighting):
     run(make_cfg(*common, "iterations=20"), tmp_path / "full")
     run(make_cfg(*common, "iterations=12"), tmp_path / "a")
     run(make_cfg(*common, "iterations=20", f"resume={tmp_path / 'a'}"), tmp_path / "b")
-    ref = checkpoint.load(tmp_path / "full" / checkpoint.CHECKPOINT, "cpu")
-    got = checkpoint.load(tmp_path / "b" / checkpoint.CHECKPOINT, "cpu")
+    ref = checkpoint.load(RunFolder(tmp_path / "full").last, "cpu")
+    got = checkpoint.load(RunFolder(tmp_path / "b").last, "cpu")
     for k in ref["model"]:
         assert torch.equal(got["model"][k], ref["model"][k]), k
     _assert_equal_nested(got["weighting"], ref["weighting"])

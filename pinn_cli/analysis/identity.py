@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.schema import GROUPS, SELECTABLE
 
 # overrides that say where or how a run computes, not what it computes
@@ -58,10 +59,10 @@ def run_identity(attrs: dict, run_dir: Path) -> dict:
     same label differ only in their seed."""
     choices = json.loads(attrs.get("choices") or "{}")
     overrides = json.loads(attrs.get("overrides") or "[]")
-    hydra_dir = Path(run_dir) / ".hydra"
-    if not choices and (hydra_dir / "hydra.yaml").is_file():
+    hydra_yaml = RunFolder(run_dir).hydra_file("hydra")
+    if not choices and hydra_yaml.is_file():
         try:
-            hc = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]
+            hc = yaml.safe_load(hydra_yaml.read_text())["hydra"]
             choices = {k: v for k, v in hc["runtime"]["choices"].items() if k in SELECTABLE}
             overrides = list(hc["overrides"]["task"])
         except (yaml.YAMLError, KeyError, TypeError):

@@ -34,7 +34,8 @@ from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, gr
 from pinn_cli.analysis.report import config_value, group_rows, varying_keys
 from pinn_cli.analysis.liveness import STALE
 from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs
-from pinn_cli.cli.watch import find_runs, watch
+from pinn_cli.cli.watch import watch
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.phases.offline import PhaseParams
 from pinn_cli.analysis.summary import analyze_run
 from pinn_cli.errors import PinnError
@@ -150,17 +151,17 @@ def main(argv: list[str] | None = None) -> int:
             return _error(f"--stale={args.stale} is not allowed: expected a number of seconds > 0", 2)
         watch(args.paths, params, args.watch, args.stale, _table)
     failures, done = 0, []
-    missing = [p for p in args.paths if not find_runs(p)]
+    missing = [p for p in args.paths if not RunFolder.run_files_under(p)]
     if missing:
         what = "no such file or folder" if not missing[0].exists() else "no run.h5 found in it"
         return _error(f"{missing[0]}: {what}", 2)
-    n_runs = sum(len(find_runs(p)) for p in args.paths)
+    n_runs = sum(len(RunFolder.run_files_under(p)) for p in args.paths)
     run_figures_too = not args.no_figures and (args.figures == "all" or n_runs <= RUN_FIGURES_UP_TO)
     if not args.no_figures and not run_figures_too:
         print(f"pinn-analyze: {n_runs} runs: each run's own figures are left out (--figures all "
               "draws them, ~1 s per run); the comparison's are drawn", file=sys.stderr)
     for path in args.paths:
-        for f in find_runs(path):
+        for f in RunFolder.run_files_under(path):
             try:
                 run = read_run(f)
                 summary = analyze_run(run, params)
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 def _analysis_dir(run_file: Path, out: Path | None) -> Path:
     """The run's own analysis/ folder, or, when that cannot be written and --out is given,
     OUT/<run folder name>/."""
-    own = run_file.parent / "analysis"
+    own = RunFolder(run_file.parent).analysis
     if _writable(own) or out is None:
         return own
     return out / run_file.parent.name

@@ -28,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pinn_cli.training.build import build
 from pinn_cli.training.validate import DTYPES, validate
 from pinn_cli.plugins import allowed_target, run_folders
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.errors import PinnError
 from pinn_cli.schema import SELECTABLE
 
@@ -70,12 +71,13 @@ def with_resume(argv: list[str]) -> list[str]:
     resume = [a.split("=", 1)[1] for a in argv if a.startswith("resume=")]
     if not resume:
         return argv
-    saved = Path(resume[-1]) / ".hydra" / "overrides.yaml"
-    if not saved.is_file():
+    folder = RunFolder(resume[-1])
+    saved = folder.saved_overrides()
+    if saved is None:
         raise PinnError(f"resume={resume[-1]!r} is not allowed: expected a run folder with "
-                        ".hydra/overrides.yaml")
+                        f"{folder.hydra_file('overrides').relative_to(folder.path)}")
     given = {_key(a) for a in argv if "=" in a and not a.startswith("-")}
-    old = [o for o in yaml.safe_load(saved.read_text()) or []
+    old = [o for o in saved
            if not o.startswith("resume=") and _key(o) not in given]   # the command line wins
     folders = run_folders(Path(resume[-1]))
     for o in old:                # a run folder is data: its overrides name no foreign code

@@ -27,22 +27,16 @@ import fcntl
 import os
 from pathlib import Path
 
-import yaml
-
 from pinn_cli.cli.sweep import same_sweep
-from pinn_cli.cli.sweep_summary import ERROR_FILE
 from pinn_cli.errors import PinnError
-
-LOCK = ".pinn.lock"
-# What a command that stopped before training leaves in its folder (Hydra's files, the log).
-LEFT_BEFORE_TRAINING = {".hydra", LOCK, ERROR_FILE}
+from pinn_cli.run_folder import LEFT_BEFORE_TRAINING, RunFolder
 _held: list[int] = []                      # lock descriptors kept open for the process's life
 
 
 def held(folder) -> bool:
     """Whether a live process holds the claim on ``folder`` (False when there is no lock)."""
     try:
-        fd = os.open(Path(folder) / LOCK, os.O_RDONLY)
+        fd = os.open(RunFolder(folder).lock, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -85,7 +79,7 @@ def _lock(path: Path, key: str) -> int | None:
     process holds it."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(RunFolder(path).lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
         raise PinnError(f"{key}={str(path)!r} is not allowed: expected a writable folder "
                         f"({e.strerror or e})") from None
@@ -109,9 +103,8 @@ def _occupied(path: Path, sweep: bool, overrides: list[str]) -> str | None:
         if same_sweep(path, overrides):
             return None                    # the same sweep again: it continues
         return "it already holds files (another sweep, or a sweep with other overrides)"
-    saved = path / ".hydra" / "overrides.yaml"
-    if ((path / "checkpoints" / "last.pt").exists() and saved.is_file()
-            and _plain(yaml.safe_load(saved.read_text()) or []) == _plain(overrides)):
+    saved = RunFolder(path).saved_overrides()
+    if RunFolder(path).has_checkpoint() and saved is not None and _plain(saved) == _plain(overrides):
         return None                        # the same run again: it resumes in place
     return "it already holds files (another run)"
 

@@ -25,7 +25,7 @@ import logging
 import os
 from pathlib import Path
 
-import yaml
+from pinn_cli.run_folder import RunFolder
 
 log = logging.getLogger("pinn_cli")
 
@@ -56,10 +56,7 @@ def same_sweep(folder, overrides: list[str]) -> bool:
 
 
 def job_overrides(job_dir: Path) -> list[str] | None:
-    try:
-        return list(yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or [])
-    except (OSError, yaml.YAMLError):
-        return None
+    return RunFolder(job_dir).saved_overrides()
 
 
 def job_states(folder) -> list[dict]:
@@ -87,7 +84,8 @@ def job_states(folder) -> list[dict]:
         if status == "running":
             try:
                 from pinn_cli.runfile import read_attrs
-                alive = still_running(folder / job / "run.h5", read_attrs(folder / job / "run.h5"))
+                run_file = RunFolder(folder / job).run_file
+                alive = still_running(run_file, read_attrs(run_file))
             except Exception:                    # noqa: BLE001 - unreadable: not running
                 alive = False
             status = "running" if alive else "stopped"
@@ -125,20 +123,19 @@ def prepare_job(run_dir) -> dict | None:
     """Before a job of a continued sweep trains: its run file's outcome if it already ended
     (``done`` or ``diverged``: not trained again), else None after making the folder ready (a
     run file without a checkpoint moved aside; the last failure's ``error.txt`` removed)."""
-    from pinn_cli.cli.sweep_summary import ERROR_FILE
     from pinn_cli.runfile import RunFileError, read_attrs
 
-    run_dir = Path(run_dir)
-    path = run_dir / "run.h5"
+    folder = RunFolder(run_dir)
+    path = folder.run_file
     try:
         attrs = read_attrs(path)
     except RunFileError:
         attrs = None
     if attrs is not None and attrs.get("status") in ("done", "diverged"):
         return attrs
-    if path.exists() and not (run_dir / "checkpoints" / "last.pt").exists():
-        path.replace(run_dir / "run.h5.stopped")       # stopped before its first checkpoint
-    (run_dir / ERROR_FILE).unlink(missing_ok=True)
+    if path.exists() and not folder.has_checkpoint():
+        path.replace(folder.stopped_run_file)          # stopped before its first checkpoint
+    folder.error_file.unlink(missing_ok=True)
     return None
 
 

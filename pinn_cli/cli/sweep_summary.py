@@ -13,27 +13,26 @@ import json
 import logging
 from pathlib import Path
 
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.runfile import RunFileError, read_attrs
 
 log = logging.getLogger("pinn_cli")
 FIELDS = ("job", "status", "steps", "final_rel_l2", "best_rel_l2", "best_step", "final_loss",
           "wall_time", "error")
-ERROR_FILE = "error.txt"
 
 
 def summarize(sweep_dir) -> list[dict]:
     """One row per job folder (a folder holding .hydra/) under ``sweep_dir``."""
     rows, root = [], Path(sweep_dir)
-    for hydra_dir in sorted(root.rglob(".hydra")):
-        job = hydra_dir.parent
-        row = {k: None for k in FIELDS} | {"job": str(job.relative_to(root))}
+    for job in RunFolder.jobs_under(root):
+        row = {k: None for k in FIELDS} | {"job": str(job.path.relative_to(root))}
         try:
-            attrs = read_attrs(job / "run.h5")
+            attrs = read_attrs(job.run_file)
             row.update({k: attrs.get(k) for k in FIELDS if k != "job"})
         except RunFileError as e:
             row["status"] = "no run file" if "no such file" in str(e) else f"unreadable: {e}"
-            if (job / ERROR_FILE).is_file():
-                row["error"] = (job / ERROR_FILE).read_text().strip()
+            if job.error_file.is_file():
+                row["error"] = job.error_file.read_text().strip()
                 row["status"] = "bad input" if row["error"].startswith("bad input") else "failed"
         rows.append(row)
     return rows

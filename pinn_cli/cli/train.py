@@ -15,6 +15,8 @@ import logging
 import os
 import sys
 
+from pinn_cli.run_folder import RunFolder
+
 log = logging.getLogger("pinn_cli")
 _LAUNCHER = [os.getpid()]            # the launching process (the basic launcher runs jobs in it)
 
@@ -75,7 +77,7 @@ def _job(cfg, run_dir: str, sweep: bool) -> float:
         if ended is not None:
             log.info("%s already ended (%s after %s steps): kept", run_dir, ended.get("status"),
                      ended.get("steps"))
-            return score(os.path.join(run_dir, "run.h5"), cfg.score, cfg.score_target)
+            return score(RunFolder(run_dir).run_file, cfg.score, cfg.score_target)
     try:
         summary = run(cfg, run_dir, identity())
     except PinnError as e:
@@ -98,7 +100,7 @@ def _job(cfg, run_dir: str, sweep: bool) -> float:
                  + f", joint {summary['joint_rel_l2']:.3e}") if "joint_rel_l2" in summary else ""
         log.info("done: rel_l2 (%s) %.3e after %d steps%s%s; results in %s", summary["headline"],
                  summary["final_rel_l2"], summary["steps"], best, every, run_dir)
-        return score(os.path.join(run_dir, "run.h5"), cfg.score, cfg.score_target)
+        return score(RunFolder(run_dir).run_file, cfg.score, cfg.score_target)
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
     stopped = summary["status"] in ("interrupted", "preempted") and os.getpid() == _LAUNCHER[0]
     if not sweep or stopped:               # a signal to this process ends its sweep too
@@ -108,10 +110,8 @@ def _job(cfg, run_dir: str, sweep: bool) -> float:
 
 def _write_error(run_dir, text: str) -> None:
     """A job that stopped before its run file existed leaves its one-line reason (sweeps)."""
-    from pinn_cli.cli.sweep_summary import ERROR_FILE
-
     try:
-        with open(os.path.join(run_dir, ERROR_FILE), "w") as f:
+        with open(RunFolder(run_dir).error_file, "w") as f:
             f.write(text.splitlines()[0] + "\n")
     except OSError:
         pass

@@ -12,16 +12,9 @@ from pinn_cli.cli import make_console
 
 from pinn_cli.analysis.liveness import still_running
 from pinn_cli.analysis.summary import analyze_run
-from pinn_cli.cli.claim import LOCK, held
+from pinn_cli.cli.claim import held
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.runfile import RunFileError, read_run
-
-
-def find_runs(path: Path) -> list[Path]:
-    if path.is_file() or path.suffix == ".h5":
-        return [path]
-    if (path / "run.h5").exists():
-        return [path / "run.h5"]
-    return sorted(path.rglob("run.h5"))
 
 
 def expected_jobs(folder: Path) -> int:
@@ -51,7 +44,7 @@ def pending(path: Path, started: int) -> int:
     if not path.is_dir():
         return 0
     missing = max(0, expected_jobs(path) - started)
-    if missing and (path / LOCK).exists() and not held(path):
+    if missing and RunFolder(path).lock.exists() and not held(path):
         return 0
     return missing
 
@@ -60,7 +53,7 @@ def survey(paths: list[Path], params, stale: float):
     """-> (summaries, running, pending, stopped runs)."""
     summaries, running, waiting, stopped = [], 0, 0, []
     for path in paths:
-        files = find_runs(path)
+        files = RunFolder.run_files_under(path)
         waiting += pending(path, len(files))
         for f in files:
             try:

@@ -63,23 +63,3 @@ def embedding_options(value, **defaults) -> EmbeddingOptions:
 def rwf_options(value) -> RWFOptions:
     """RWFOptions from an instance, a dict or None (no factorization)."""
     return value if isinstance(value, RWFOptions) else RWFOptions(**(value or {}))
-
-
-# a model config written before the options were nested: flat key -> (node, key)
-FLAT = {"features": ("embedding", "features"), "sigma": ("embedding", "sigma"),
-        "periodic_axes": ("embedding", "periodic_axes"), "periods": ("embedding", "periods"),
-        "rwf": ("rwf", "enabled"), "rwf_mu": ("rwf", "mu"), "rwf_sigma": ("rwf", "sigma")}
-TARGETS = {"embedding": "pinn_cli.models.options.EmbeddingOptions",
-           "rwf": "pinn_cli.models.options.RWFOptions"}
-
-
-def upgrade(node: dict) -> dict:
-    """A model node of an older run (flat ``features``, ``rwf``, ...) as a nested one; any other
-    node unchanged (``pinn_cli.load`` reads old runs through it)."""
-    if not any(k in node and not isinstance(node[k], dict) for k in ("features", "rwf", "sigma")):
-        return node
-    out = {k: v for k, v in node.items() if k not in FLAT}
-    for flat, (nested, key) in FLAT.items():
-        if flat in node:
-            out.setdefault(nested, {"_target_": TARGETS[nested]})[key] = node[flat]
-    return out

@@ -2,9 +2,10 @@
 
 A checkpoint taken after k updates holds the parameters, the optimizer and schedule state, the
 weighting state (RBA's lambda), every random-number state, the wall-clock offset and k. It is
-written to ``last.pt.tmp``, synced to disk, and renamed over ``last.pt``: a kill (or a crash of
-the machine) never leaves half of one, and the next save removes the temporary file a kill left.
-A ``last.pt`` that cannot be read (truncated, empty, not a checkpoint) is one clear error. It also
+written beside the run folder's last checkpoint (:class:`pinn_cli.run_folder.RunFolder`) as a
+temporary file, synced to disk, and renamed over it: a kill (or a crash of the machine) never
+leaves half of one, and the next save removes the temporary file a kill left. A checkpoint that
+cannot be read (truncated, empty, not a checkpoint) is one clear error. It also
 holds the best error so far and its step (``best``; :mod:`pinn_cli.training.best`) and the
 current stage and training points (``stages``; :mod:`pinn_cli.training.stages`).
 """
@@ -21,8 +22,8 @@ import numpy as np
 import torch
 
 from pinn_cli.errors import PinnError
+from pinn_cli.run_folder import RunFolder
 
-CHECKPOINT = Path("checkpoints") / "last.pt"
 _KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "scheduler", "weighting",
          "rng")
 
@@ -30,7 +31,7 @@ _KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "sched
 def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
          config_yaml: str, loss_ref, best: dict | None = None, stages: dict | None = None,
          engine: dict | None = None) -> Path:
-    path = Path(run_dir) / CHECKPOINT
+    path = RunFolder(run_dir).last
     state = {
         "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),

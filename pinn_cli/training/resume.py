@@ -18,25 +18,20 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError, PinnError
-from pinn_cli.models.options import upgrade
+from pinn_cli.run_folder import RunFolder, migrate
 from pinn_cli.runfile import RunWriter, count_records, read_run
 from pinn_cli.schema import GROUPS
 from pinn_cli.training import checkpoint
 
 log = logging.getLogger("pinn_cli")
-RUN_FILE = "run.h5"
 # Keys that must equal the checkpoint's for a resumed run to continue the same computation.
 RESUME_KEYS = GROUPS + ("seed", "dtype", "engine", "chunk_size", "compile")
-# what a checkpoint from before a key existed ran with
-LEGACY = {"objective": {"_target_": "pinn_cli.objective.PINN", "loss": "squared", "delta": 1.0},
-          "sampling": {"_target_": "pinn_cli.sampling.Fixed"},
-          "strategy": {"_target_": "pinn_cli.strategies.Strategy"}}
 
 
 def resume_source(run_dir: Path, resume) -> Path | None:
     """The folder a run continues from: its own when it holds a checkpoint (a requeued job or
     the same command again, even one that first resumed another run), else ``resume``."""
-    if (Path(run_dir) / checkpoint.CHECKPOINT).exists():
+    if RunFolder(run_dir).has_checkpoint():
         return Path(run_dir)
     return None if resume is None else Path(resume)
 
@@ -46,22 +41,23 @@ def open_run_file(run_dir: Path, source: Path | None, device, config_yaml: str, 
     """-> (RunWriter, checkpoint state, the old run's records) or (RunWriter, None, None) for a
     new run; ``source`` is :func:`resume_source`'s answer. ``check(state)`` may refuse the
     checkpoint (raise) before any file is touched."""
-    path = run_dir / RUN_FILE
+    path = RunFolder(run_dir).run_file
     if source is None:
         if path.exists():
-            raise PinnError(f"{run_dir} already holds {RUN_FILE} without a checkpoint; choose "
+            raise PinnError(f"{run_dir} already holds {path.name} without a checkpoint; choose "
                             "another output folder (nothing was changed)")
         return RunWriter(path, {**attrs, "resumed_from": ""}, series, static), None, None
-    ckpt = source / checkpoint.CHECKPOINT
+    ckpt = RunFolder(source).last
     if not ckpt.exists():
-        raise ConfigError("resume", str(source), "a run folder with checkpoints/last.pt")
+        raise ConfigError("resume", str(source), "a run folder with a checkpoint "
+                          f"({ckpt.relative_to(source)})")
     state = checkpoint.load(ckpt, device)
     check_resumable(state["config"], config_yaml)
     check(state)
     in_place = source.resolve() == run_dir.resolve()
-    old_path = source / RUN_FILE
+    old_path = RunFolder(source).run_file
     if in_place:
-        prev = path.with_suffix(".h5.prev")
+        prev = RunFolder(run_dir).previous_run_file
         if prev.exists():            # an earlier resume stopped mid-copy: prev is the record
             if path.exists():
                 path.unlink()
@@ -89,13 +85,34 @@ def _check_not_shorter(old, writer: RunWriter, step: int) -> None:
 
 def check_resumable(saved_yaml: str, config_yaml: str) -> None:
     """The checkpoint's config and this run's agree on every key of :data:`RESUME_KEYS`."""
-    saved, now = OmegaConf.create(saved_yaml), OmegaConf.create(config_yaml)
+    saved = OmegaConf.create(migrate(OmegaConf.to_container(OmegaConf.create(saved_yaml))))
+    now = OmegaConf.create(config_yaml)
     for key in RESUME_KEYS:
         a, b = OmegaConf.select(saved, key), OmegaConf.select(now, key)
-        if a is None and key in LEGACY:
-            a = OmegaConf.create(LEGACY[key])
-        elif key == "model" and a is not None:         # flat embedding/RWF keys of older runs
-            a = OmegaConf.create(upgrade(OmegaConf.to_container(a)))
+        if key == "diagnostics" and a is not None and b is not None:
+            a, b = _steering(a), _steering(b)
         if a != b:
             raise ConfigError("resume", f"{key} differs", f"the resumed run's {key} (pass the same "
                               f"{key} settings, or start a new run)")
+
+
+def _steering(diagnostics) -> dict:
+    """The diagnostics that shape the training: every key but the probes that only record (a
+    probe that neither takes the step's batch gradients, ``needs_capture``, nor may act on the
+    run, ``actions_possible``). A run may be resumed with a recording probe added, removed or
+    re-timed (a field map the shipped diagnostics gained since the checkpoint, say); the steps
+    are the same."""
+    from hydra.utils import get_object
+    from pinn_cli.diagnostics.base import Probe
+
+    def records_only(node) -> bool:
+        try:
+            cls = get_object(node["_target_"])
+        except Exception:                       # noqa: BLE001 - unknown: compared as it is
+            return False
+        return (isinstance(cls, type) and issubclass(cls, Probe) and not cls.needs_capture
+                and cls.actions_possible is Probe.actions_possible)
+
+    plain = OmegaConf.to_container(diagnostics)
+    return {k: v for k, v in plain.items()
+            if not (isinstance(v, dict) and isinstance(v.get("_target_"), str) and records_only(v))}

@@ -31,6 +31,7 @@ from pinn_cli.diagnostics.base import StepState
 from pinn_cli.errors import PinnError
 from pinn_cli.models.fields import Field
 from pinn_cli.reference.cache import ReferenceCache
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.best import BestModel
 from pinn_cli.training.evaluate import Evaluator
@@ -252,7 +253,7 @@ class Trainer:
         except (PinnError, OSError, KeyboardInterrupt):
             raise
         except Exception as e:                        # noqa: BLE001
-            where = self.run_dir / "traceback.txt"
+            where = RunFolder(self.run_dir).traceback_file
             with contextlib.suppress(OSError):
                 where.write_text(traceback.format_exc())
             raise ProbeError(f"diagnostics.{probe.group} ({type(probe).__name__}) raised "
@@ -296,7 +297,7 @@ class Trainer:
             self.best.offer(next(iter(before["metrics"].values())).item(), step, self.model)
 
     def _checkpoint(self, step: int, wall: float) -> None:
-        self.best.save(self.run_dir, self.config_yaml)       # first: last.pt then names it
+        self.best.save(self.run_dir, self.config_yaml)       # first: the last checkpoint names it
         checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
                         scheduler=self.schedule, weighting=self.weighting, wall_time=wall,
                         config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state(),
@@ -337,7 +338,7 @@ class Trainer:
                 summary.update(rel_l2={k: v.item() for k, v in errs.items()},
                                joint_rel_l2=self.evaluator.joint.item())
         elif status == "diverged":
-            kept = "the last checkpoint" if (self.run_dir / checkpoint.CHECKPOINT).exists() else "no checkpoint"
+            kept = "the last checkpoint" if RunFolder(self.run_dir).has_checkpoint() else "no checkpoint"
             why = self._breakdown or (f"the loss became NaN, inf or over divergence_factor="
                                       f"{self.cfg.divergence_factor:g} times its first value")
             log.error("diverged: %s by step %d; stopped. The run file (readable) and %s are kept "
