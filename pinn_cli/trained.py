@@ -116,7 +116,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         device: where to evaluate (``cpu``, ``cuda``...).
         dtype: ``float32`` or ``float64``; default the run's.
     """
-    from pinn_cli.models.fields import Field
+    from pinn_cli.fields.field import Field
     from pinn_cli.problem import Problem
     from pinn_cli.training.build import instantiate
     from pinn_cli.training.trainer import field_engine

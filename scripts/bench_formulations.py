@@ -32,7 +32,8 @@ import torch
 from torch.func import functional_call, hessian, jacrev, jvp, vmap
 
 from benchlib import alternating
-from pinn_cli.models import MLP, Field
+from pinn_cli.fields import Field
+from pinn_cli.models import MLP
 
 EPS = 1e-4
 

@@ -16,7 +16,8 @@ import itertools
 import torch
 
 from benchlib import alternating
-from pinn_cli.models import MLP, Field
+from pinn_cli.fields import Field
+from pinn_cli.models import MLP
 from pinn_cli.models.fourier_mlp import FourierMLP
 from pinn_cli.models.modified_mlp import ModifiedMLP
 from pinn_cli.models.pirate import PirateNet

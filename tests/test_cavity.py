@@ -14,7 +14,7 @@ from pinn_cli.analysis.field_plots import _panels
 from pinn_cli.diagnostics.field_map import FieldMapProbe, grid_axes, subsample
 from pinn_cli.diagnostics.recorder import Diagnostics
 from pinn_cli.errors import ConfigError
-from pinn_cli.models.fields import Field
+from pinn_cli.fields.field import Field
 from pinn_cli.pdes import Helmholtz, LidDrivenCavity
 from pinn_cli.problem import Problem, grid_points
 from pinn_cli.reference.cache import ReferenceCache

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pinn_cli.models import MLP, Field
+from pinn_cli.fields import Field
+from pinn_cli.models import MLP
 from pinn_cli.models.base import Model
 from pinn_cli.runfile import read_run
 from pinn_cli.run_folder import RunFolder

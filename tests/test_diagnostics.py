@@ -45,7 +45,7 @@ def test_fast_snr_equals_naive_loop(make_cfg, tmp_path, pde, weighting, chunk):
 def _batch_gradients_by_definition(tr, batches):
     """g_b = d/dW [w_res mean_{i in b} (lambda_i r_i)^2 + sum_k w_k mean(e_k^2)], written out from
     the definition with nested autograd, independently of the objective."""
-    from pinn_cli.models.fields import Field
+    from pinn_cli.fields.field import Field
 
     field = Field(tr.model, tr.pde.axes, "autograd", outputs=tr.pde.outputs)
     pts, w = tr.loss.points, tr.pde.loss_weights

@@ -1,4 +1,4 @@
-"""Derivative streams of any order (Taylor mode, pinn_cli/models/jet.py) against nested autograd in
+"""Derivative streams of any order (Taylor mode, pinn_cli/fields/jet.py) against nested autograd in
 float64 for every shipped model, orders 1-4; the SNR capture against the naive per-batch loop on the
 cavity (third order) for every shipped model; the combinatorics they rest on."""
 from __future__ import annotations
@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from pinn_cli.diagnostics.moments import BatchMoments
-from pinn_cli.models import MLP, Field
-from pinn_cli.models import fields as fields_module
-from pinn_cli.models import univariate
+from pinn_cli.fields import Field
+from pinn_cli.models import MLP
+from pinn_cli.fields import field as field_module
+from pinn_cli.fields import univariate
 from pinn_cli.models.fourier_mlp import FourierMLP
 from pinn_cli.models.modified_mlp import ModifiedMLP
-from pinn_cli.models.multiindex import index_set, set_partitions
+from pinn_cli.fields.multiindex import index_set, set_partitions
 from pinn_cli.models.pirate import PirateNet
 from pinn_cli.training.trainer import Trainer
 
@@ -183,9 +184,9 @@ def test_fast_snr_equals_the_naive_loop_on_the_cavity(make_cfg, tmp_path, model)
 
 def test_capture_over_pieces_of_the_points_equals_the_naive_loop(make_cfg, tmp_path, monkeypatch):
     """Pieces of the points (a small row budget): each piece's shares land on its own batches."""
-    monkeypatch.setattr(fields_module, "ROWS", 100)       # 10 streams: pieces of 16 points
+    monkeypatch.setattr(field_module, "ROWS", 100)       # 10 streams: pieces of 16 points
     tr = Trainer(make_cfg(*CAVITY, *TRAINER_MODELS["mlp"], small=False), tmp_path)
-    assert fields_module._piece(32, 10, 16) == 16
+    assert field_module._piece(32, 10, 16) == 16
     _naive_equals_fast(tr)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pinn_cli.diagnostics.moments import BatchMoments
-from pinn_cli.models.fields import Field
+from pinn_cli.fields.field import Field
 from pinn_cli.pdes import KuramotoSivashinsky
 from pinn_cli.reference.kuramoto_sivashinsky import initial_condition, solve_kuramoto_sivashinsky
 from pinn_cli.training.trainer import Trainer

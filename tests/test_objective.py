@@ -13,7 +13,7 @@ import torch
 from pinn_cli.cli import train
 from pinn_cli.diagnostics.moments import BatchMoments
 from pinn_cli.errors import ConfigError
-from pinn_cli.models.fields import Field
+from pinn_cli.fields.field import Field
 from pinn_cli.models.mlp import MLP
 from pinn_cli.reference.interpolate import GridInterpolant
 from pinn_cli.objective.losses import rho

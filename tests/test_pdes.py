@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from pinn_cli.models.fields import Derivatives, Field
+from pinn_cli.fields.field import Derivatives, Field
 from pinn_cli.pdes import AllenCahn, Burgers, Helmholtz
 from pinn_cli.reference.allen_cahn import solve_allen_cahn
 from pinn_cli.reference.burgers import burgers_cole_hopf

@@ -10,7 +10,8 @@ import pytest
 import scipy.io
 import torch
 
-from pinn_cli.models import MLP, Field
+from pinn_cli.fields import Field
+from pinn_cli.models import MLP
 from pinn_cli.reference.interpolate import GridInterpolant
 from pinn_cli.objective.regression import RegressionProblem
 from pinn_cli.reference.scattered import ScatteredInterpolant

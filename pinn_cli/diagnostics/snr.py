@@ -21,7 +21,7 @@ terms, whose rows are outside the residual forward) is common to all batches. He
     g_b = (N / n) C_b + (dL/dW - sum_b C_b),
 
 every batch gradient from the training step's own backward pass: the linear maps of a capture
-(:mod:`pinn_cli.models.capture`) form the C_b in place of dL/dW (``batch_shares``), at the
+(:mod:`pinn_cli.fields.capture`) form the C_b in place of dL/dW (``batch_shares``), at the
 cost of the weight gradient itself.
 Only the elementwise mean and variance over the batches are kept
 (:class:`pinn_cli.diagnostics.moments.BatchMoments`): each chunk's shares are merged into the

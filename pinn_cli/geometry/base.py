@@ -40,6 +40,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.stats import qmc
 
 from pinn_cli.geometry.memo import PointMemo
 
@@ -140,8 +141,7 @@ class Domain(ABC):
     def _draw(self, m: int, rng: np.random.Generator) -> np.ndarray:
         """m points uniformly in a region holding the domain (default: its bounding box, as a
         Latin hypercube); what is outside is rejected by :meth:`interior`."""
-        from pinn_cli.geometry.shapes import Box
-        return Box(self.bbox)._draw(m, rng)
+        return latin_box(box_bounds(self.bbox), m, rng)
 
     def boundary(self, n: int, rng: np.random.Generator, part: str | list | tuple | None = None
                  ) -> BoundarySample:
@@ -181,17 +181,35 @@ class Domain(ABC):
         return BoundarySample(pts, nrm, names[tag])
 
     # ---- combinations ------------------------------------------------------------------------
+    # The classes A | B, A - B and A & B build: Union, Difference and Intersection, which
+    # pinn_cli.geometry.csg registers here as it is imported (csg imports this module, not the
+    # other way round; the package imports csg, so they are registered before any domain exists).
+    _combinations: dict[str, type] = {}
+
     def __or__(self, other: "Domain") -> "Domain":
-        from pinn_cli.geometry.csg import Union
-        return Union(self, other)
+        return Domain._combinations["union"](self, other)
 
     def __sub__(self, other: "Domain") -> "Domain":
-        from pinn_cli.geometry.csg import Difference
-        return Difference(self, other)
+        return Domain._combinations["difference"](self, other)
 
     def __and__(self, other: "Domain") -> "Domain":
-        from pinn_cli.geometry.csg import Intersection
-        return Intersection(self, other)
+        return Domain._combinations["intersection"](self, other)
+
+
+def box_bounds(bounds) -> np.ndarray:
+    """``bounds`` as a (d, 2) float array of [low, high], refused (ValueError) unless finite with
+    low < high on every axis."""
+    b = np.asarray(bounds, dtype=float).reshape(-1, 2)
+    if np.any(~np.isfinite(b)) or np.any(b[:, 1] <= b[:, 0]):
+        raise ValueError(f"a box needs low < high on every axis, got {b.tolist()}")
+    return b
+
+
+def latin_box(bounds: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """m points of a Latin hypercube in the box ``bounds`` (d, 2), (m, d): exactly the points
+    :meth:`pinn_cli.pdes.base.PDE.latin_hypercube` draws from the same generator."""
+    unit = qmc.LatinHypercube(d=len(bounds), seed=rng).random(m)                # (m, d) in [0, 1)
+    return qmc.scale(unit, bounds[:, 0], bounds[:, 1])
 
 
 def _take(n: int, draw, accept, what: str) -> np.ndarray:

@@ -153,3 +153,7 @@ class Difference(_Pair):
 
     def _draw(self, m, rng):
         return self.a.interior(m, rng)
+
+
+# A | B, A - B, A & B (Domain's operators build what is registered here)
+Domain._combinations.update(union=Union, difference=Difference, intersection=Intersection)

@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import qmc
 
-from pinn_cli.geometry.base import Domain, Piece
+from pinn_cli.geometry.base import Domain, Piece, box_bounds, latin_box
 
 
 class Box(Domain):
@@ -32,10 +31,8 @@ class Box(Domain):
     """
 
     def __init__(self, bounds, name: str = "boundary", faces: list[str] | None = None):
-        self.bounds = np.asarray(bounds, dtype=float).reshape(-1, 2)
+        self.bounds = box_bounds(bounds)
         self.dim = len(self.bounds)
-        if np.any(~np.isfinite(self.bounds)) or np.any(self.bounds[:, 1] <= self.bounds[:, 0]):
-            raise ValueError(f"a box needs low < high on every axis, got {self.bounds.tolist()}")
         self.faces = list(faces) if faces is not None else [name] * (2 * self.dim)
         if len(self.faces) != 2 * self.dim:
             raise ValueError(f"a {self.dim}-D box has {2 * self.dim} faces, {len(self.faces)} names given")
@@ -80,8 +77,7 @@ class Box(Domain):
         return draw
 
     def _draw(self, m, rng):
-        unit = qmc.LatinHypercube(d=self.dim, seed=rng).random(m)                  # (m, d) in [0, 1)
-        return qmc.scale(unit, self.bounds[:, 0], self.bounds[:, 1])
+        return latin_box(self.bounds, m, rng)
 
     def interior(self, n, rng):
         return self._draw(n, rng)

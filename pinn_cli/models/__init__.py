@@ -1,5 +1,5 @@
-"""Networks and the derivative engines that turn them into fields."""
-from pinn_cli.models.fields import Derivatives, Field
+"""Networks: the MLP, the Fourier MLP, the modified MLP and PirateNet (:mod:`pinn_cli.fields` turns
+one into a field with derivatives)."""
 from pinn_cli.models.mlp import MLP
 
-__all__ = ["MLP", "Field", "Derivatives"]
+__all__ = ["MLP"]

@@ -12,7 +12,7 @@ Beyond ``forward``, a model tells the diagnostics what to look at:
 - ``hidden(x)``: the hidden activations whose entropy and saturation are recorded, each (N, w_l);
   ``[]`` means the model has none to show (the entropy probe then records nothing).
 - ``supports_streams`` (default True): derivatives of any order come from running ``forward`` on
-  derivative streams (:mod:`pinn_cli.models.jet`: linear maps, activations, sums and products of
+  derivative streams (:mod:`pinn_cli.fields.jet`: linear maps, activations, sums and products of
   tensors, indexing along the feature axes), with every weight matrix used only through linear
   maps (``F.linear``, ``nn.Linear``, ``x @ W.T``); that is what lets the SNR take every batch
   gradient from the step's own backward. A forward the streams cannot follow is differentiated

@@ -18,7 +18,7 @@ W)`` could not reach it; and since dL/dV = diag(exp(s)) dL/dW with the same row 
 batch, an SNR over the effective W follows from the V gradients by scaling row i by exp(-s_i).
 The layer applies V in the matmul and the scale after it, y = exp(s) * (x V^T) + b (the same map),
 so that V is the matrix of a linear map: on derivative streams its SNR batch shares come from the
-step's own backward (:mod:`pinn_cli.models.capture`).
+step's own backward (:mod:`pinn_cli.fields.capture`).
 
 Input embedding, applied in two stages:
 

@@ -41,7 +41,7 @@ for the reference at evaluation time.
   one whose relative L2 error is *the* error of the run. Called with grad enabled, the
   observables carry the graph (``objective=regression`` fits them to the reference).
 
-The field hands out components and derivatives by name (:mod:`pinn_cli.models.fields`):
+The field hands out components and derivatives by name (:mod:`pinn_cli.fields.field`):
 ``field.derivatives(x, ("u_t", "u_xx"))``, ``field(x)``.
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ class PDE(ABC):
     def residual(self, net, x: torch.Tensor) -> torch.Tensor:
         """The PDE residual r(x) at points x (N, d) -> (N,) or (N, q); zero for the exact solution.
 
-        ``net`` is a :class:`pinn_cli.models.fields.Field`: ``net(x)`` gives the solution,
+        ``net`` is a :class:`pinn_cli.fields.field.Field`: ``net(x)`` gives the solution,
         ``net.derivatives(x, names)`` the components and their named derivatives.
         """
 

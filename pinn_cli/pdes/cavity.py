@@ -46,7 +46,7 @@ from pinn_cli.schema import Count, NonNeg, Positive, Range
 from pinn_cli.reference.cavity import solve_cavity
 
 # requested in this order, the nested-autograd engine needs two gradients for the four third
-# derivatives: psi_xxx fills psi_xxy, psi_yyy fills psi_xyy (pinn_cli/models/fields.py)
+# derivatives: psi_xxx fills psi_xxy, psi_yyy fills psi_xyy (pinn_cli/fields/field.py)
 DERIVATIVES = ("psi_x", "psi_y", "p_x", "p_y", "psi_xx", "psi_xy", "psi_yy",
                "psi_xxx", "psi_yyy", "psi_xxy", "psi_xyy")
 # the velocity-pressure form: second derivatives only

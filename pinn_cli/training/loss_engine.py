@@ -31,7 +31,7 @@ Batch-gradient SNR: the N interior points are B consecutive batches of N / B; ba
 its re-weighted interior term plus the whole condition terms. ``capture=B`` returns the
 elementwise mean and variance of the B batch gradients (:class:`BatchMoments`), from the step's
 own backward where the field's derivative streams allow it
-(``field.capture``, :mod:`pinn_cli.models.capture`: each chunk's shares merged into the moments as
+(``field.capture``, :mod:`pinn_cli.fields.capture`: each chunk's shares merged into the moments as
 the chunk ends, memory bounded by the chunk), else by one backward per batch after the step's
 own (same parameters, same updated weights; :meth:`LossEngine.batch_moments`).
 
@@ -76,7 +76,7 @@ class StepResult:
 class LossEngine:
     """Args:
         pde: the problem (residual, conditions, loss_weights).
-        field: the network as a field (:class:`pinn_cli.models.fields.Field`).
+        field: the network as a field (:class:`pinn_cli.fields.field.Field`).
         weighting: the weighting scheme, already set up with ``points``.
         points: {term: (N_k, d)} the training points on the device.
         chunk: interior points per chunk (0: all at once).

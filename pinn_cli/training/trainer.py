@@ -29,7 +29,7 @@ from pinn_cli.training.build import build, PluginError
 from pinn_cli.training.validate import DTYPES, resolve_device, validate
 from pinn_cli.diagnostics.base import StepState
 from pinn_cli.errors import PinnError
-from pinn_cli.models.fields import Field
+from pinn_cli.fields.field import Field
 from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint

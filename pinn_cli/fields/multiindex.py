@@ -2,7 +2,7 @@
 
 A partial derivative of order k with respect to input coordinates is a multi-index alpha: the
 sorted tuple of the k axes it differentiates along, e.g. ``(0, 1, 1)`` for d^3 / dx_0 dx_1^2; the
-value itself is ``()``. A jet (:mod:`pinn_cli.models.jet`) carries one stream per multi-index of an
+value itself is ``()``. A jet (:mod:`pinn_cli.fields.jet`) carries one stream per multi-index of an
 :class:`IndexSet`, which is closed downward: with alpha it holds every sub-multiset of alpha, since
 the rules below express the derivative alpha of a composite through those of lower order only.
 

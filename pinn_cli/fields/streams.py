@@ -2,7 +2,7 @@
 with a hand-written backward.
 
 A jet's streams are stacked in one tensor (S, ...): stream 0 the value, stream s the partial
-derivative alpha_s (:class:`pinn_cli.models.multiindex.IndexSet`). Written with ordinary tensor
+derivative alpha_s (:class:`pinn_cli.fields.multiindex.IndexSet`). Written with ordinary tensor
 ops, every slice of the stacked tensor would get a backward that allocates and zero-fills a full
 (S, ...) gradient, and every op a fresh output; on a CPU, such memory traffic costs several
 times the arithmetic. Hence two Functions that read and write slices in place:
@@ -139,7 +139,7 @@ def chain_program(terms: tuple, zeros: frozenset, n: int) -> ChainProgram:
 class ChainRule(torch.autograd.Function):
     """(z (S, ...), b (broadcastable to z[0]) or None) -> h (S, ...), as in the module docstring.
 
-    ``derivatives(z0, k, out)`` gives [s_0 .. s_k] (:mod:`pinn_cli.models.univariate`), s_0
+    ``derivatives(z0, k, out)`` gives [s_0 .. s_k] (:mod:`pinn_cli.fields.univariate`), s_0
     written into ``out``; ``terms`` is ``IndexSet.chain_terms(zeros)``, ``zeros`` the streams
     of z known to be zero. The forward keeps z and s_1..s_{k+1}."""
 

@@ -1,8 +1,8 @@
 """The SNR capture: every weight matrix's batch shares, from the backward that the step does anyway.
 
 Inside ``with field.capture(per_batch) as cap:`` the field runs the model on derivative streams
-(:mod:`pinn_cli.models.jet`), and every linear map by one of the model's weight matrices W goes
-through :meth:`Capture.linear`: its backward (:class:`pinn_cli.models.linear.StreamLinear`) forms
+(:mod:`pinn_cli.fields.jet`), and every linear map by one of the model's weight matrices W goes
+through :meth:`Capture.linear`: its backward (:class:`pinn_cli.fields.linear.StreamLinear`) forms
 the share C_b of each batch b of ``per_batch`` consecutive points, and dL/dW as their sum, at the
 cost of the weight gradient itself. :meth:`Capture.shares` returns them per weight matrix (in
 ``weight_matrices()`` order, every call of the field in the scope added up) once the scope's
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from pinn_cli.models.linear import StreamLinear
+from pinn_cli.fields.linear import StreamLinear
 
 
 class Capture:

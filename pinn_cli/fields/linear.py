@@ -11,7 +11,7 @@ give zero rows of Z and nothing to dL/dW, and their dL/dH is left at zero (those
 whatever the parameters, so a gradient on them meets only zeros on its way back). A skinny dL/dW
 (the first layer's in = d = 2) is formed as (H^T dL/dZ)^T, which the BLAS does far faster.
 
-Under a capture (``per_batch`` > 0, :class:`pinn_cli.models.capture.Capture`) the backward also
+Under a capture (``per_batch`` > 0, :class:`pinn_cli.fields.capture.Capture`) the backward also
 forms the share of each batch b of ``per_batch`` consecutive points,
 
     C_b = sum_{streams s} sum_{i in b} dZ_{s,i}^T H_{s,i}           (out, in),

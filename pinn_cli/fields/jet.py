@@ -2,7 +2,7 @@
 
 A :class:`Jet` stands for a tensor T of logical shape (N, ...) (N points) and holds, stacked in
 one tensor ``data`` (S, N, ...), T and its partial derivatives with respect to the input
-coordinates, one stream per multi-index of an :class:`~pinn_cli.models.multiindex.IndexSet`
+coordinates, one stream per multi-index of an :class:`~pinn_cli.fields.multiindex.IndexSet`
 (stream 0 is T itself). It takes part in PyTorch's ``__torch_function__`` protocol, so a model's
 ordinary ``forward`` runs on it unchanged and propagates every stream (Taylor mode):
 
@@ -11,9 +11,9 @@ ordinary ``forward`` runs on it unchanged and propagates every stream (Taylor mo
   pending until the next op, so that an activation adds the bias in its own pass);
 - scaling by constants (numbers, tensors without streams: RWF scales, PirateNet's alpha),
   sums, differences, indexing and reshaping along the feature axes, ``cat``/``stack``/``unbind``;
-- elementwise functions by Faa di Bruno (:class:`~pinn_cli.models.streams.ChainRule`): ``tanh``,
+- elementwise functions by Faa di Bruno (:class:`~pinn_cli.fields.streams.ChainRule`): ``tanh``,
   ``sin``, ``cos``, ``exp``, ``sigmoid``, ``gelu`` (exact), powers, ``square``;
-- products of two jets by Leibniz (:class:`~pinn_cli.models.streams.Product`): the gates of the
+- products of two jets by Leibniz (:class:`~pinn_cli.fields.streams.Product`): the gates of the
   modified MLP and PirateNet, and divisions as products with a power -1.
 
 Anything else (an op on the points axis, an unknown function) raises :class:`StreamsUnsupported`,
@@ -21,7 +21,7 @@ and the field differentiates that model by nested autograd instead. Streams know
 input's second derivatives, and what they leave zero after a linear map) are tracked, and the terms
 they would feed are skipped.
 
-With a capture active (:class:`pinn_cli.models.capture.Capture`), every linear map whose matrix is
+With a capture active (:class:`pinn_cli.fields.capture.Capture`), every linear map whose matrix is
 one of the model's weight matrices goes through the capture, whose backward yields the SNR batch
 shares of that matrix.
 """
@@ -32,10 +32,10 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from pinn_cli.models import univariate
-from pinn_cli.models.linear import linear
-from pinn_cli.models.multiindex import IndexSet
-from pinn_cli.models.streams import ChainRule, Product
+from pinn_cli.fields import univariate
+from pinn_cli.fields.linear import linear
+from pinn_cli.fields.multiindex import IndexSet
+from pinn_cli.fields.streams import ChainRule, Product
 
 
 class StreamsUnsupported(Exception):

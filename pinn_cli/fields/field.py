@@ -10,7 +10,7 @@ Two ways to differentiate, the same derivatives (to rounding):
 - nested autograd: ``torch.autograd.grad`` with ``create_graph=True``, any model. A derivative of
   order k is the gradient of one of order k - 1, so each is computed once and shared
   (``psi_xy`` serves ``psi_xyy``); its cost grows roughly geometrically with the order.
-- derivative streams (Taylor mode, :mod:`pinn_cli.models.jet`): the model's own forward run on a
+- derivative streams (Taylor mode, :mod:`pinn_cli.fields.jet`): the model's own forward run on a
   jet that carries the requested partials and the lower ones they need, any order, one pass;
   every weight matrix in one matmul over the rows (streams x points), the path on which the SNR
   capture takes every batch gradient from the step's own backward (:meth:`Field.capture`).
@@ -19,7 +19,7 @@ Engines: ``autograd`` always differentiates by nested autograd; ``streams`` uses
 every request; ``auto`` uses them for requests of order >= ``AUTO_ORDER`` (3), where they are
 measured faster than nested autograd on a CPU, and nested autograd below (``scripts/bench_orders.py``).
 Whatever the engine, a capture scope uses the streams. A model whose forward the streams cannot
-follow (:class:`~pinn_cli.models.jet.StreamsUnsupported`, or a model with ``supports_streams =
+follow (:class:`~pinn_cli.fields.jet.StreamsUnsupported`, or a model with ``supports_streams =
 False``) is differentiated by nested autograd, after one logged line.
 
 The streams of many points run in pieces of about ``ROWS`` rows (streams x points, whole SNR
@@ -35,9 +35,9 @@ import logging
 
 import torch
 
-from pinn_cli.models.capture import Capture
-from pinn_cli.models.jet import Context, Jet
-from pinn_cli.models.multiindex import index_set
+from pinn_cli.fields.capture import Capture
+from pinn_cli.fields.jet import Context, Jet
+from pinn_cli.fields.multiindex import index_set
 
 log = logging.getLogger("pinn_cli")
 
@@ -124,7 +124,7 @@ class Field:
     @contextlib.contextmanager
     def capture(self, per_batch: int):
         """A scope whose field calls run on the streams with every weight matrix's batch shares
-        recorded (:class:`pinn_cli.models.capture.Capture`); after the scope's backward,
+        recorded (:class:`pinn_cli.fields.capture.Capture`); after the scope's backward,
         ``cap.shares()`` gives them (None if incomplete). Scopes do not nest."""
         if self._capture is not None:
             raise RuntimeError("a capture is already active on this field")
