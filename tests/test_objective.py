@@ -21,7 +21,6 @@ from pinn_cli.objective.regression import RegressionProblem
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.pdes.cavity import LidDrivenCavity
 from pinn_cli.pdes.helmholtz import Helmholtz
-from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import Trainer
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError
 from pinn_cli.problem import Problem
@@ -12,7 +11,7 @@ from pinn_cli.run_folder import RunFolder
 from pinn_cli.training import checkpoint
 from pinn_cli.training.trainer import Trainer, run
 from pinn_cli.training.validate import validate
-from pinn_cli.weighting import RBA, Causal, Combined, GradNorm, SelfAdaptive
+from pinn_cli.weighting import RBA, Combined, GradNorm, SelfAdaptive
 from pinn_cli.runfile import read_run
 
 BURGERS = ["pde=burgers", "dtype=float64"]
