@@ -65,6 +65,7 @@ def step_times(device: str, depth: int, width: int, n: int, steps: int) -> dict[
 def allen_cahn_rba(device: str, iterations: int, quick: bool) -> dict:
     """A short ``pde=allen_cahn weighting=rba`` run -> its summary and ms/step."""
     from pinn_cli.phases.offline import detect
+    from pinn_cli.run_folder import RunFolder
     from pinn_cli.runfile import read_run
     from pinn_cli.training.trainer import run
 
@@ -74,8 +75,8 @@ def allen_cahn_rba(device: str, iterations: int, quick: bool) -> dict:
     t0 = time.perf_counter()
     summary = run(cfg, tempfile.mkdtemp(prefix="pinn-gpu-check-"))
     summary["ms_per_step"] = 1e3 * (time.perf_counter() - t0) / max(1, summary["steps"])
-    snr = read_run(Path(summary["run_dir"]) / "run.h5").series.get("snr")
-    if snr is not None:
+    snr = read_run(RunFolder(summary["run_dir"]).run_file).data("snr")
+    if snr:
         ph = detect(snr["step"], snr["global"])
         summary["phases"] = f"F->D {ph.fitting_end or '-'}, total diffusion {ph.total_diffusion or '-'}"
     return summary

@@ -155,8 +155,8 @@ def compare_run(path, params: PhaseParams | None = None) -> dict:
            "overrides": ident["label"], "problems": [], "kinds": {}}
     res["label"] = f"{res['experiment']}/{res['weighting']}/{res['seed']}"
     summary = analyze_run(run, p)
-    snr = run.series.get("snr", {})
-    if not run.has("snr"):
+    snr = run.data("snr")
+    if not snr:
         res["no_snr"] = True
         return res
     res["no_snr"] = False

@@ -174,3 +174,31 @@ def test_residual_maps_put_the_first_axis_across_in_the_domains_aspect(tmp_path)
     assert ax.get_xlim()[1] >= 4 and ax.get_ylim()[1] <= 2.5 and ax.get_aspect() == 1.0
     assert "run: 1938 steps" in ax.get_title()
     plt.close("all")
+
+
+def test_groups_renamed_in_the_yaml_keep_the_phases_and_their_figures(real_run, tmp_path, ref_cache):
+    """Each group records its probe's kind: the same run with the SNR and entropy groups named
+    otherwise gives the same phases, nothing missing, the same figures (found by kind)."""
+    from hydra import compose, initialize_config_module
+    from pinn_cli.analysis.summary import analyze_run
+    from pinn_cli.runfile import read_run
+    with initialize_config_module("pinn_cli.conf", version_base=None):
+        cfg = compose("train", overrides=[
+            "device=cpu", f"reference_cache={ref_cache}", "pde=helmholtz_smooth", "model.depth=2",
+            "model.width=16", "pde.n_collocation=256", "diagnostics=full", "iterations=120",
+            "eval_every=10", "~diagnostics.snr", "~diagnostics.entropy",
+            "+diagnostics.gsnr={_target_: pinn_cli.diagnostics.probes.SNRProbe, batches: 16, "
+            "every: 10, dense_every: 1, dense_until: 300}",
+            "+diagnostics.layers={_target_: pinn_cli.diagnostics.probes.EntropyProbe, bins: 30, "
+            "every: 10, dense_every: 2, dense_until: 200}",
+            "diagnostics.terms.batches=16"])
+    run(cfg, tmp_path)
+    renamed, original = read_run(tmp_path / "run.h5"), read_run(real_run / "run.h5")
+    assert renamed.kinds["gsnr"] == "snr" and renamed.kinds["layers"] == "entropy"
+    assert "snr" not in renamed.series and renamed.group("snr") == "gsnr"
+    np.testing.assert_array_equal(renamed.data("snr")["global"], original.data("snr")["global"])
+    a, b = analyze_run(renamed), analyze_run(original)
+    assert a["missing"] == [] and a["phases"] == b["phases"]
+    assert main([str(tmp_path)]) == 0
+    drawn = {p.name for p in (tmp_path / "analysis").glob("*.png")}
+    assert {"snr.png", "entropy.png", "adam.png"} <= drawn and not {"gsnr.png", "layers.png"} & drawn

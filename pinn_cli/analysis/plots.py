@@ -94,20 +94,20 @@ def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None)
     _shade(ax, summary, x[-1])
     ax.loglog(x, raw, ".", ms=2, color="0.6", label="SNR (raw)")
     ax.loglog(x, smooth, "-", lw=2, color="k", label="SNR (smoothed)")
-    per = run.series["snr"]["per_layer"]
+    snr = run.data("snr")
+    per = snr["per_layer"]
     p = params or PhaseParams()
     for l in range(per.shape[1]):
         ok = np.isfinite(per[:, l]) & (per[:, l] > 0)
-        s = running_median(np.log10(run.series["snr"]["step"][ok] + 1), np.log10(per[ok, l]),
-                           p.window, p.min_records)
-        ax.loglog(run.series["snr"]["step"][ok] + 1, 10**s, lw=0.8, alpha=0.8, label=f"layer {l + 1}")
+        s = running_median(np.log10(snr["step"][ok] + 1), np.log10(per[ok, l]), p.window, p.min_records)
+        ax.loglog(snr["step"][ok] + 1, 10**s, lw=0.8, alpha=0.8, label=f"layer {l + 1}")
     ax.axhline(1, color="r", lw=0.8, ls="--")
     ax.set_xlabel("step + 1")
     ax.set_ylabel("gradient SNR")
     lines = []
-    if run.has("metrics"):
+    m = run.data("metrics")
+    if m:
         ax2 = ax.twinx()
-        m = run.series["metrics"]
         # a colour no layer curve takes (they cycle through tab:blue, tab:orange, ...)
         lines = ax2.loglog(m["step"] + 1, m["rel_l2"], color="darkmagenta", lw=1.8, ls="-.",
                            label="rel-L2 (right axis)")
@@ -121,9 +121,9 @@ def snr_figure(run, summary: dict, out: Path, params: PhaseParams | None = None)
 
 
 def residual_maps_figure(run, summary: dict, out: Path):
-    if not run.has("residual_map"):
+    rm = run.data("residual_map")
+    if not rm:
         return None
-    rm = run.series["residual_map"]
     axes = [run.static[k] for k in sorted(run.static) if k.startswith("grid/")]
     names = [k.split("/")[1] for k in sorted(run.static) if k.startswith("grid/")]
     ph = summary["phases"]
@@ -155,9 +155,9 @@ def residual_maps_figure(run, summary: dict, out: Path):
 
 
 def entropy_figure(run, summary: dict, out: Path):
-    if not run.has("entropy"):
+    e = run.data("entropy")
+    if not e:
         return None
-    e = run.series["entropy"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     for l in range(e["per_layer"].shape[1]):
         a.semilogx(e["step"] + 1, e["per_layer"][:, l], label=f"layer {l + 1}")
@@ -175,9 +175,9 @@ def entropy_figure(run, summary: dict, out: Path):
 
 
 def adam_figure(run, summary: dict, out: Path):
-    if not run.has("snr") or "adam" not in run.series["snr"]:
+    s = run.data("snr")
+    if "adam" not in s:
         return None
-    s = run.series["snr"]
     fig, ax = plt.subplots(figsize=(7, 4))
     _shade(ax, summary, s["step"][-1] + 1)
     ax.loglog(s["step"] + 1, s["global"], lw=0.8, label="batch SNR")
@@ -209,7 +209,8 @@ def overlay_figure(runs_and_summaries, out: Path, params: PhaseParams | None = N
     return _save(fig, out / "overlay.png")
 
 
-KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy")
+# the kinds of group drawn by a figure of their own above (any other: series_figure)
+KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy", "field_map")
 
 
 def probe_figure(run, group: str):
@@ -263,7 +264,7 @@ def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None
     figs = [snr_figure(run, summary, out, params), residual_maps_figure(run, summary, out),
             entropy_figure(run, summary, out), adam_figure(run, summary, out)]
     figs += [series_figure(run, g, summary, out) for g in run.series
-             if g not in KNOWN and run.has(g)]
+             if run.kind(g) not in KNOWN and run.has(g)]
     figs += field_figures(run, summary, out)
     return [f for f in figs if f is not None]
 
@@ -294,8 +295,8 @@ def group_figures(rows: list[dict], by: list[str], out: Path, params=None) -> li
              lambda run: (lambda s: (s[0], s[2]) if s else (np.array([]), np.array([])))(
                  smoothed_snr(run, params))),
             ("report_error.png", "rel-L2",
-             lambda run: (run.series["metrics"]["step"], run.series["metrics"]["rel_l2"])
-             if run.has("metrics") else (np.array([]), np.array([])))):
+             lambda run: (lambda m: (m["step"], m["rel_l2"]) if m else (np.array([]), np.array([])))(
+                 run.data("metrics")))):
         fig, ax = plt.subplots(figsize=(8, 4.5))
         drawn = False
         for r in rows:

@@ -18,7 +18,8 @@ from pinn_cli.phases.offline import PhaseParams, detect, log_slope, value_at, wi
 from pinn_cli.runfile import Run
 
 SUMMARY_SCHEMA = 3          # 3: phases.<onset>.series; 2: config by choices (run_identity)
-# the groups the phase analysis reads; a run without one of them is told so ("missing")
+# the kinds of group the phase analysis reads (found by kind, whatever the group's name); a run
+# without one of them is told so ("missing")
 USED = ("metrics", "snr", "residual", "residual_map", "entropy")
 
 
@@ -97,7 +98,7 @@ def _onset(run: Run, step, phases, kind: str, params: PhaseParams | None = None,
     neighbouring onsets (:func:`onset_windows`)."""
     if step is None:
         return {"reached": False, "step": None}
-    m, r, e = (run.series.get(g, {}) for g in ("metrics", "residual", "entropy"))
+    m, r, e = (run.data(kind) for kind in ("metrics", "residual", "entropy"))
     raw_s, raw_v = phases.steps, phases.snr
     out = {"reached": True, "step": int(step),
            "snr_before": window_median(raw_s, raw_v, step / 1.5, step),
@@ -116,8 +117,8 @@ def _onset(run: Run, step, phases, kind: str, params: PhaseParams | None = None,
 def analyze_run(run: Run, params: PhaseParams | None = None) -> dict:
     """-> the summary dict of one run."""
     params = params or PhaseParams()
-    missing = [g for g in USED if not run.has(g)]
-    m = run.series.get("metrics", {})
+    missing = [kind for kind in USED if run.group(kind) is None]
+    m = run.data("metrics")
     final = {"rel_l2": run.attrs.get("final_rel_l2"), "loss": run.attrs.get("final_loss")}
     if final["rel_l2"] is None and m and len(m["step"]):    # killed or running: last record
         final = {"rel_l2": float(m["rel_l2"][-1]), "loss": float(m["loss"][-1])}
@@ -135,7 +136,7 @@ def analyze_run(run: Run, params: PhaseParams | None = None) -> dict:
                              "total_diffusion": {"reached": None, "step": None},
                              "note": "no SNR records: run with diagnostics=paper or full"}
         return summary
-    snr = run.series["snr"]
+    snr = run.data("snr")
     ph = detect(snr["step"], snr["global"], params)
     summary["phases"] = {
         "started_in_fitting": ph.started_in_fitting,
@@ -151,7 +152,8 @@ def analyze_run(run: Run, params: PhaseParams | None = None) -> dict:
 
 def smoothed_snr(run: Run, params: PhaseParams | None = None):
     """(steps, raw, smoothed) of the global SNR, for figures; None without SNR records."""
-    if not run.has("snr"):
+    snr = run.data("snr")
+    if not snr:
         return None
-    ph = detect(run.series["snr"]["step"], run.series["snr"]["global"], params)
+    ph = detect(snr["step"], snr["global"], params)
     return ph.steps, ph.snr, ph.smooth

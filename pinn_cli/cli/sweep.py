@@ -149,7 +149,7 @@ def score(run_file, name: str, target: float) -> float:
 
     try:
         run = read_run(run_file)
-        m = run.series.get("metrics", {})
+        m = run.data("metrics")
     except (RunFileError, OSError, ValueError, KeyError) as e:    # ended; its score is unknown
         log.warning("no score for %s: %s", run_file, e)
         return float("nan")

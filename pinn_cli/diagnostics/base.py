@@ -24,6 +24,9 @@ A probe owns one series group of the run file, named after its key in the diagno
 - ``actions``: :class:`pinn_cli.diagnostics.actions.Action` objects the trainer carries out after
   the records of a step (and empties); ``actions_possible()`` the ones the probe may queue,
   checked against the run before training (``next_stage`` needs a staged optimizer);
+- ``kind``: what the group holds, written as the group's attribute in the run file (a user's
+  probe: its class's qualified name); pinn-analyze finds a group by its kind, so a group may be
+  given any name in the YAML (``snr:`` renamed ``gsnr:`` still gives the phases);
 - ``figure(data, ax)`` (optional, a static method): draws the group's series on a matplotlib
   axis; ``pinn-analyze`` uses it for the group's figure, with the detected phases shaded.
 
@@ -69,6 +72,12 @@ class Probe:
     group: str = ""
     needs_capture = False
     batches = 0
+    kind = ""       # what the group holds, stored with it: readers find a group by its kind
+
+    @property
+    def record_kind(self) -> str:
+        """The kind written with the group: ``kind``, else the class's qualified name."""
+        return self.kind or f"{type(self).__module__}.{type(self).__qualname__}"
 
     def __init__(self, every: NonNegInt = 100, dense_every: NonNegInt = 0,
                  dense_until: NonNegInt = 0, at: list[NonNegInt] | None = None):

@@ -61,6 +61,8 @@ class FieldMapProbe(Probe):
         optional: leave the probe out of a problem that is not 2-D instead of refusing it.
     """
 
+    kind = "field_map"
+
     def __init__(self, grid: list[Count] | None = None, optional: bool = False, **cadence):
         super().__init__(**cadence)
         self.most = tuple(int(n) for n in (grid or [65, 65]))

@@ -44,6 +44,8 @@ class OptimizerProbe(Probe):
         every, dense_every, dense_until, at: the cadence (:class:`pinn_cli.diagnostics.base.Probe`).
     """
 
+    kind = "optimizer"
+
     def spec(self, view):
         opt = view.optimizer
         starts = sorted({s for s in opt.stage_starts()[1:] if s})   # known boundaries after 0

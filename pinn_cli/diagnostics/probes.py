@@ -45,6 +45,8 @@ class SNRProbe(Probe):
         lr_factor: the factor of ``decay_lr``.
     """
 
+    kind = "snr"
+
     needs_capture = True
 
     def __init__(self, batches: Count | Literal["auto"] = 100, live: bool = True,
@@ -117,6 +119,8 @@ class ResidualProbe(Probe):
         bins: cells per axis of the homogeneity grid.
     """
 
+    kind = "residual"
+
     def __init__(self, bins: Count = 10, **cadence):
         super().__init__(**cadence)
         self.bins = bins
@@ -141,6 +145,8 @@ class ResidualMapProbe(Probe):
     Args:
         grid: points per axis, one integer per input coordinate.
     """
+
+    kind = "residual_map"
 
     def __init__(self, grid: list[Count] | None = None, **cadence):
         super().__init__(**cadence)
@@ -191,6 +197,8 @@ class EntropyProbe(Probe):
         bins: the average number of bins per neuron's range.
     """
 
+    kind = "entropy"
+
     def __init__(self, bins: Count = 30, **cadence):
         super().__init__(**cadence)
         self.bins = bins
@@ -214,6 +222,8 @@ class EntropyProbe(Probe):
 class WeightsProbe(Probe):
     """/weights: Frobenius norm of each weight matrix, and the weighting's statistics
     (``weighting_<name>``, e.g. ``weighting_res_mean``; none without per-point weights)."""
+
+    kind = "weights"
 
     def spec(self, view):
         fields = {"norm": ((view.info.n_weights,), "f8")}

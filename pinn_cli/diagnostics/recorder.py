@@ -7,6 +7,8 @@ own YAML (see docs/extending.md).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from pinn_cli.diagnostics.base import Probe, StepState
@@ -17,6 +19,8 @@ from pinn_cli.runfile import SeriesSpec
 class MetricsProbe(Probe):
     """/metrics: loss, each loss term, the unweighted residual mean square, rel-L2 (the headline
     observable, and each other one as ``rel_l2_<name>``), lr, wall time."""
+
+    kind = "metrics"
 
     group = "metrics"
 
@@ -91,6 +95,6 @@ class Recorder:
         run (entropy of a model without hidden layers) is dropped."""
         specs = {p.group: p.spec(view) for p in self.probes}
         self.probes = [p for p in self.probes if specs[p.group].fields]
-        series = {p.group: specs[p.group] for p in self.probes}
+        series = {p.group: replace(specs[p.group], kind=p.record_kind) for p in self.probes}
         static = {k: v for p in self.probes for k, v in p.static(view).items()}
         return series, static

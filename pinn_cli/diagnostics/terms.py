@@ -123,6 +123,8 @@ class TermProbe(Probe):
         batches: B, as the SNR probe's (the run has one batch count).
     """
 
+    kind = "terms"
+
     needs_capture = True
 
     def __init__(self, batches: Count | Literal["auto"] = 100, **cadence):

@@ -63,10 +63,13 @@ class RunWriteError(PinnError):
 
 @dataclass
 class SeriesSpec:
-    """Fields of one series group: name -> (per-record shape, dtype). ``compress`` gzips them."""
+    """Fields of one series group: name -> (per-record shape, dtype). ``compress`` gzips them.
+    ``kind``: what wrote the group (its probe's :attr:`pinn_cli.diagnostics.base.Probe.kind`),
+    stored as the group's attribute ``kind``; readers find a group by it, whatever its name."""
 
     fields: dict[str, tuple[tuple[int, ...], str]]
     compress: bool = False
+    kind: str = ""
 
 
 class RunWriter:
@@ -98,6 +101,8 @@ class RunWriter:
             self.f.attrs.update({"schema_version": SCHEMA_VERSION, **attrs})
             for name, spec in series.items():
                 g = self.f.create_group(name)
+                if spec.kind:
+                    g.attrs["kind"] = spec.kind
                 g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="i8", chunks=(4096,))
                 for key, (shape, dtype) in spec.fields.items():
                     row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
@@ -226,9 +231,24 @@ class Run:
     attrs: dict
     series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     static: dict[str, np.ndarray] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)      # group -> its probe's kind
 
-    def has(self, group: str) -> bool:
+    def has(self, group: str | None) -> bool:
         return group in self.series and len(self.series[group]["step"]) > 0
+
+    def kind(self, group: str) -> str:
+        """What wrote ``group``: the recorded kind; a file from before kinds were recorded
+        named every shipped group after its kind."""
+        return self.kinds.get(group, group)
+
+    def group(self, kind: str) -> str | None:
+        """The group of this kind that holds records (the first, in the file's order), or None."""
+        return next((g for g in self.series if self.kind(g) == kind and self.has(g)), None)
+
+    def data(self, kind: str) -> dict[str, np.ndarray]:
+        """The series of the group of ``kind`` ({} without one)."""
+        group = self.group(kind)
+        return self.series[group] if group is not None else {}
 
 
 def read_run(path) -> Run:
@@ -274,6 +294,8 @@ def _read(path: Path, steps_only: bool) -> Run:
             if isinstance(obj, h5py.Dataset):
                 datasets[name] = obj
                 _collect(run, name, obj, steps_only)
+            elif "kind" in obj.attrs:
+                run.kinds[name] = _plain(obj.attrs["kind"])
         f.visititems(visit)
         # A record counts once every dataset of its group has it: a killed writer may have grown
         # a field but not step, and a running one may grow step after a field was read.
