@@ -46,7 +46,7 @@ class TrainedModel:
             (else None).
         config: the run's resolved config (an OmegaConf DictConfig).
         pde, model, field: the PDE, the ``torch.nn.Module`` and the field that differentiates it.
-        chunk: points per evaluation pass (the run's: 4,096 on a CPU).
+        chunk: points per evaluation pass (the run's: 4,096 on a CPU; 0: all at once).
     """
 
     def __init__(self, *, pde, model, field, config, step, rel_l2, path, device, dtype, chunk):
@@ -74,7 +74,7 @@ class TrainedModel:
         (with a graph only for a tensor that requires grad, or when ``grad``)."""
         t, numpy = self._points(x)
         with torch.set_grad_enabled(grad or t.requires_grad):
-            parts = [fn(c) for c in (t.split(self.chunk) if len(t) else [t])]
+            parts = [fn(c) for c in (t.split(self.chunk or len(t)) if len(t) else [t])]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         return {k: v.detach().cpu().numpy() for k, v in out.items()} if numpy else out
 
@@ -116,10 +116,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         device: where to evaluate (``cpu``, ``cuda``...).
         dtype: ``float32`` or ``float64``; default the run's.
     """
-    from pinn_cli.fields.field import Field
-    from pinn_cli.problem import Problem
-    from pinn_cli.training.build import instantiate
-    from pinn_cli.training.trainer import field_engine
+    from pinn_cli.training.assemble import assemble
 
     path = Path(run)
     if not path.exists():
@@ -137,21 +134,16 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
         raise PinnError(f"dtype={dtype!r} is not allowed: expected float32 or float64")
     device = torch.device(device)
     with importable(run_folders(folder)), _working_folder(path):
-        pde = instantiate(cfg.pde, "pde")
-        problem = Problem.of(pde)
-        with torch.device(device):
-            model = instantiate(cfg.model, "model", problem.context()).to(dt)
+        net = assemble(cfg, device, dt, train=False)
     try:
-        model.load_state_dict(state["model"])
+        net.model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise PinnError(f"{path}: its parameters do not fit the model its config builds "
                         f"({str(e).splitlines()[0]})") from None
-    model.eval()
-    field = Field(model, pde.axes, field_engine(cfg), False, pde.outputs)
-    chunk = cfg.get("chunk_size", "auto")
-    chunk = (4096 if device.type == "cpu" else 1 << 16) if chunk in ("auto", None, 0) else int(chunk)
-    return TrainedModel(pde=pde, model=model, field=field, config=cfg, step=int(state["step"]),
-                        rel_l2=state.get("rel_l2"), path=path, device=device, dtype=dt, chunk=chunk)
+    net.model.eval()
+    return TrainedModel(pde=net.pde, model=net.model, field=net.field, config=cfg,
+                        step=int(state["step"]), rel_l2=state.get("rel_l2"), path=path,
+                        device=device, dtype=dt, chunk=net.chunk)
 
 
 def _read(path: Path) -> dict:

@@ -334,18 +334,12 @@ def test_a_run_file_that_cannot_be_created_is_one_line(tmp_path):
 
 
 # ---- 3. checkpoints ------------------------------------------------------------------------------
-class _Weighting:
-    def state_dict(self):
-        return {"lam": torch.ones(3)}
-
-
 def _save(run_dir: Path, step: int = 5) -> Path:
     model = torch.nn.Linear(4, 4)
     optimizer = torch.optim.Adam(model.parameters())
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)
-    return checkpoint.save(run_dir, step=step, model=model, optimizer=optimizer,
-                           scheduler=scheduler, weighting=_Weighting(), wall_time=1.0,
-                           config_yaml="a: 1", loss_ref=torch.tensor(1.0))
+    return checkpoint.save(run_dir, {"step": step, "model": model.state_dict(), "config": "a: 1",
+                                     "optimizer": optimizer.state_dict(), "weighting": {"lam": torch.ones(3)},
+                                     "wall_time": 1.0, "loss_ref": torch.tensor(1.0)})
 
 
 @pytest.fixture
@@ -378,14 +372,9 @@ def test_checkpoint_is_synced_before_the_rename(tmp_path, monkeypatch):
 KILLED_SAVE = """
 import sys, time, torch
 from pinn_cli.training import checkpoint
-class W:
-    def state_dict(self):
-        return {}
 def save(step):
     m = torch.nn.Linear(4, 4)
-    o = torch.optim.Adam(m.parameters())
-    checkpoint.save(sys.argv[1], step=step, model=m, optimizer=o, weighting=W(), wall_time=0.0,
-                    scheduler=torch.optim.lr_scheduler.StepLR(o, 10), config_yaml="", loss_ref=None)
+    checkpoint.save(sys.argv[1], {"step": step, "model": m.state_dict(), "config": ""})
 save(1)
 def half(obj, f):
     f.write(b"PK half a checkpoint")
@@ -434,13 +423,9 @@ import resource, signal, sys, torch
 from pinn_cli.errors import PinnError
 from pinn_cli.training import checkpoint
 
-class W:
-    def state_dict(self):
-        return {}
 def save(width, step):
     m = torch.nn.Linear(width, width)
-    checkpoint.save(sys.argv[1], step=step, model=m, optimizer=torch.optim.SGD(m.parameters()),
-                    scheduler=None, weighting=W(), wall_time=0.0, config_yaml="", loss_ref=None)
+    checkpoint.save(sys.argv[1], {"step": step, "model": m.state_dict(), "config": ""})
 save(10, 1)
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))

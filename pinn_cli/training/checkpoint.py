@@ -1,20 +1,18 @@
 """Checkpoints: everything needed to continue a run bit for bit on the same device and dtype.
 
-A checkpoint taken after k updates holds the parameters, the optimizer and schedule state, the
-weighting state (RBA's lambda), every random-number state, the wall-clock offset and k. It is
+A checkpoint taken after k updates holds what :meth:`pinn_cli.training.assemble.Run.state_dict`
+names (the parameters, the optimizer and schedule, the weighting, every random-number state, the
+wall-clock offset, k, ...). It is
 written beside the run folder's last checkpoint (:class:`pinn_cli.run_folder.RunFolder`) as a
 temporary file, synced to disk, and renamed over it: a kill (or a crash of the machine) never
 leaves half of one, and the next save removes the temporary file a kill left. A checkpoint that
-cannot be read (truncated, empty, not a checkpoint) is one clear error. It also
-holds the best error so far and its step (``best``; :mod:`pinn_cli.training.best`) and the
-current stage and training points (``stages``; :mod:`pinn_cli.training.stages`).
+cannot be read (truncated, empty, not a checkpoint) is one clear error.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import pickle
-import random
 import re
 from pathlib import Path
 
@@ -24,23 +22,11 @@ import torch
 from pinn_cli.errors import PinnError
 from pinn_cli.run_folder import RunFolder
 
-_KEYS = ("step", "wall_time", "config", "loss_ref", "model", "optimizer", "scheduler", "weighting",
-         "rng")
 
-
-def save(run_dir, *, step: int, model, optimizer, scheduler, weighting, wall_time: float,
-         config_yaml: str, loss_ref, best: dict | None = None, stages: dict | None = None,
-         engine: dict | None = None) -> Path:
+def save(run_dir, state: dict) -> Path:
+    """Write ``state`` (:meth:`pinn_cli.training.assemble.Run.state_dict`) as the run folder's
+    last checkpoint, atomically; remove temporary files an earlier kill left."""
     path = RunFolder(run_dir).last
-    state = {
-        "step": step, "wall_time": wall_time, "config": config_yaml, "loss_ref": loss_ref,
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "weighting": weighting.state_dict(), "best": best, "stages": stages, "engine": engine,
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                "python": random.getstate(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-    }
     with contextlib.suppress(OSError):              # left by kills under the old naming
         for stale in path.parent.glob("tmp*.tmp"):
             stale.unlink(missing_ok=True)
@@ -105,22 +91,9 @@ def load(path, device) -> dict:
         state = read(path, device)
     except FileNotFoundError:
         raise PinnError(f"{path}: no such checkpoint") from None
-    if not isinstance(state, dict) or not set(_KEYS) <= state.keys():
+    if not isinstance(state, dict) or not {"step", "model", "config"} <= state.keys():
         raise PinnError(f"{path}: unreadable checkpoint, not a pinn-cli checkpoint")
     return state
-
-
-def restore(state: dict, *, model, optimizer, scheduler, weighting) -> None:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    weighting.load_state_dict(state["weighting"])
-    torch.set_rng_state(state["rng"]["torch"])
-    np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
-    if state["rng"]["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
 
 def _write_synced(path: Path, write) -> None:

@@ -41,7 +41,7 @@ class Evaluator:
     @torch.no_grad()
     def rel_l2(self) -> dict[str, torch.Tensor]:
         """{observable: () relative L2 error} on the device, headline first."""
-        parts = [self.pde.observables(self.field, x) for x in self.points.split(self.chunk)]
+        parts = [self.pde.observables(self.field, x) for x in self.points.split(self.chunk or len(self.points))]
         out, err2, ref2 = {}, 0.0, 0.0
         joint = [k for k in getattr(self.pde, "joint_observables", ()) if k in self.names] or self.names
         for k in self.names:

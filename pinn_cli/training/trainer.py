@@ -22,24 +22,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import pinn_cli
-from pinn_cli.training.build import build, PluginError
-from pinn_cli.training.validate import DTYPES, resolve_device, validate
 from pinn_cli.diagnostics.base import StepState
 from pinn_cli.errors import PinnError
-from pinn_cli.fields.field import Field
-from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.run_folder import RunFolder
-from pinn_cli.training import checkpoint
-from pinn_cli.training.best import BestModel
-from pinn_cli.training.evaluate import Evaluator
-from pinn_cli.training.checks import check_outputs
-from pinn_cli.training.loss_engine import LossEngine
 from pinn_cli.runfile.io import FINAL
-from pinn_cli.training.run_view import run_view
-from pinn_cli.training.stages import GROUP as STAGES, Stager
+from pinn_cli.training import checkpoint
+from pinn_cli.training.assemble import assemble
+from pinn_cli.training.build import PluginError
+from pinn_cli.training.stages import GROUP as STAGES
+from pinn_cli.training.validate import DTYPES, resolve_device, validate
 from pinn_cli.training.preemption import StopSignals
 from pinn_cli.training.progress import Reporter
 from pinn_cli.training.resume import open_run_file, resume_source
@@ -59,14 +53,6 @@ def _positions(model) -> list[int]:
     """The indices of the model's weight matrices in ``model.parameters()``."""
     where = {id(p): i for i, p in enumerate(model.parameters())}
     return [where[id(w)] for w in model.weight_matrices()]
-
-
-def field_engine(cfg) -> str:
-    """The field's engine for a run's config. engine=auto: nested autograd for derivatives up to
-    second order on ordinary steps (fastest and leanest measured on a CPU), derivative streams from
-    third order and on every SNR step, whose backward then yields every batch gradient
-    (scripts/bench_orders.py). compile=true: the streams under torch.compile on ordinary steps."""
-    return "streams" if cfg.get("compile") else cfg.get("engine", "auto")
 
 
 def seed_all(seed: int) -> None:
@@ -91,58 +77,24 @@ class Trainer:
         self.identity = identity or {}
         self.device, self.dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
         seed_all(cfg.seed)
-        parts = build(cfg, self.device, self.dtype)
-        self.pde, self.model, self.weighting = parts.pde, parts.model, parts.weighting
-        self.problem = parts.problem
-        self.optimizer_spec = parts.optimizer
-        self.recorder = parts.diagnostics.recorder(cfg.eval_every)
-        self.field = Field(self.model, self.pde.axes, field_engine(cfg), cfg.compile, self.pde.outputs)
-        target = cfg.pde.get("_target_")
-        try:
-            points = self.pde.sample(np.random.default_rng(cfg.seed))
-            points = {k: self._tensor(v) for k, v in points.items()}               # (N_k, d) each
-        except MemoryError:
-            raise PinnError(f"pde.n_collocation={self.pde.n_collocation}: the points do not fit in memory")
-        except PinnError:
-            raise
-        except Exception as e:                        # noqa: BLE001 - the PDE's own fault
-            raise PluginError("pde", target, e) from e
-        check_outputs(self.pde, self.field, points, target)
-        self.weighting.setup(points)
-        self.loss = LossEngine(self.pde, self.field, self.weighting, points, self._chunk(),
-                                   self.recorder.batches, fast_capture=cfg.engine != "autograd",
-                                   rho=parts.objective.rho)
-        self.optimizer, self.schedule = self.optimizer_spec.build(list(self.model.parameters()))
-        try:
-            ref = self.pde.reference(ReferenceCache(cfg.get("reference_cache")))
-        except PinnError:
-            raise
-        except Exception as e:                        # noqa: BLE001 - a solver that gives up
-            raise PluginError("pde", f"{target} (its reference)", e) from e
-        self.evaluator = Evaluator(self.pde, self.field, ref, self._tensor, self.loss.chunk)
-        self.stager = Stager(parts.strategy, parts.sampling, pde=self.pde, problem=self.problem,
-                             field=self.field, loss=self.loss, weighting=self.weighting,
-                             seed=cfg.seed, tensor=self._tensor, iterations=cfg.iterations)
-        self.view = run_view(problem=self.problem, pde=self.pde, model=self.model, field=self.field,
-                             loss=self.loss, weighting=self.weighting, optimizer=self.optimizer,
-                             evaluator=self.evaluator, device=self.device, dtype=self.dtype)
+        self.parts = r = assemble(cfg, self.device, self.dtype)
+        # the parts the loop and the phase actions use, by their names
+        self.pde, self.problem, self.model, self.field = r.pde, r.problem, r.model, r.field
+        self.weighting, self.loss, self.optimizer, self.schedule = r.weighting, r.loss, r.optimizer, r.schedule
+        self.optimizer_spec, self.recorder, self.evaluator = r.optimizer_spec, r.recorder, r.evaluator
+        self.stager, self.view, self.best, self.config_yaml = r.stager, r.view, r.best, r.config_yaml
         self._weights = _positions(self.model)      # where the weight matrices sit among params
         self._stop = False
         self._breakdown = ""                        # why the arithmetic broke down, if it did
-        self.config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-        self.loss_ref: torch.Tensor | None = None  # the run's first loss, for divergence
-        self.best = BestModel()
 
-    def _tensor(self, a) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
+    @property
+    def loss_ref(self) -> torch.Tensor | None:
+        """The run's first loss (divergence is measured against it)."""
+        return self.parts.loss_ref
 
-    def _chunk(self) -> int:
-        """chunk_size=auto: 4,096 points on a CPU (cache-sized: ~2x faster per step measured,
-        scripts/bench_step.py); on a GPU 65,536 (bounded memory, full occupancy)."""
-        chunk = self.cfg.chunk_size
-        if chunk == "auto":
-            chunk = 4096 if self.device.type == "cpu" else 1 << 16
-        return chunk
+    @loss_ref.setter
+    def loss_ref(self, value) -> None:
+        self.parts.loss_ref = value
 
     # ---- one iteration ---------------------------------------------------------------------
     def step(self, i: int, capture: int = 0):
@@ -298,10 +250,7 @@ class Trainer:
 
     def _checkpoint(self, step: int, wall: float) -> None:
         self.best.save(self.run_dir, self.config_yaml)       # first: the last checkpoint names it
-        checkpoint.save(self.run_dir, step=step, model=self.model, optimizer=self.optimizer,
-                        scheduler=self.schedule, weighting=self.weighting, wall_time=wall,
-                        config_yaml=self.config_yaml, loss_ref=self.loss_ref, best=self.best.state(),
-                        stages=self.stager.state_dict(), engine=self.loss.state_dict())
+        checkpoint.save(self.run_dir, self.parts.state_dict(step, wall))
 
     def _close(self, status: str, **attrs) -> None:
         """Close the run file as ``status``; when the file refused a write before, it keeps
@@ -371,7 +320,7 @@ class Trainer:
         writer, state, old = open_run_file(self.run_dir, source, self.device,
                                            self.config_yaml, self._attrs(), {**series, **stage_series},
                                            {**static, **stage_static},
-                                           lambda st: self.stager.check_resumable(st.get("stages")))
+                                           self.parts.check_resumable)
         self.writer = writer
         if state is None:
             return 0, 0.0
@@ -380,11 +329,7 @@ class Trainer:
             if len(data.get("step", ())):
                 keep = data["step"] < state["step"]
                 p.restore({k: v[keep] for k, v in data.items()})
-        checkpoint.restore(state, model=self.model, optimizer=self.optimizer,
-                           scheduler=self.schedule, weighting=self.weighting)
-        self.loss_ref = state["loss_ref"]
-        self.stager.load_state_dict(state.get("stages"))
-        self.loss.load_state_dict(state.get("engine"))
+        self.parts.load_state_dict(state)
         self.best.restore(state.get("best"), source, self.run_dir)
         return state["step"], state["wall_time"]
 
