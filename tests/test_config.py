@@ -99,3 +99,13 @@ def test_experiment_presets_compose_and_differ_only_in_weighting(make_cfg, plain
     assert a.weighting._target_.endswith("NoWeighting") and b.weighting._target_.endswith("RBA")
     a.weighting = b.weighting = None
     assert a == b
+
+
+def test_the_assembly_knows_every_group_once():
+    """build's contracts and parts follow schema.GROUPS: a group added to one is added to all."""
+    import dataclasses
+    from pinn_cli.schema import GROUPS
+    from pinn_cli.training.build import CONTRACTS, FIRST, TOLD, Parts
+    assert tuple(CONTRACTS) == GROUPS
+    assert sorted(FIRST + TOLD + ("model",)) == sorted(GROUPS)
+    assert {f.name for f in dataclasses.fields(Parts)} == set(GROUPS) | {"problem"}

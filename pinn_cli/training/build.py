@@ -39,9 +39,13 @@ from pinn_cli.sampling.base import Sampler
 from pinn_cli.strategies.base import Strategy
 from pinn_cli.weighting.base import Weighting
 
+# each group's base class, in the order of schema.GROUPS (a test holds them equal)
 CONTRACTS = {"pde": PDE, "model": Model, "optimizer": OptimizerSpec, "weighting": Weighting,
              "objective": ObjectiveSpec, "diagnostics": Diagnostics, "sampling": Sampler,
              "strategy": Strategy}
+# built first: the problem the others are told of comes from them; the model next, sized first
+FIRST = ("pde", "objective")
+TOLD = tuple(g for g in CONTRACTS if g not in FIRST + ("model",))
 
 
 class PluginError(PinnError):
@@ -113,8 +117,8 @@ def instantiate(node, group: str, context: dict | None = None):
 
 def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
     """-> the run's parts; ConfigError or PluginError (one line) for what does not fit."""
-    objs = {group: instantiate(cfg[group], group) for group in ("pde", "objective")}
-    for group in ("pde", "objective"):
+    objs = {group: instantiate(cfg[group], group) for group in FIRST}
+    for group in FIRST:
         _contract(group, objs[group], cfg)
     # the problem the run trains on (the PDE, or the regression of its reference) is the one
     # the other plugins are told of
@@ -132,7 +136,7 @@ def build(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> Parts:
             raise PluginError("model", cfg.model.get("_target_"), e) from e
         raise ConfigError("model", f"{cfg.model.get('width', '?')} wide, {cfg.model.get('depth', '?')} deep",
                           "a model that fits in memory (model.width / model.depth smaller)") from None
-    for group in ("optimizer", "weighting", "diagnostics", "sampling", "strategy"):
+    for group in TOLD:
         objs[group] = instantiate(cfg[group], group, context)
     for group in CONTRACTS:
         _contract(group, objs[group], cfg)
