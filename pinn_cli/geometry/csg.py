@@ -6,16 +6,18 @@ Signed distances (exact in sign, zero exactly on the boundary):
     intersection  s = max(s_A, s_B)
     difference    s = max(s_A, -s_B)     (B's boundary a hole's: its normal reversed)
 
-Boundary pieces are the operands' pieces, each point kept when it lies on the combination's
-boundary, tested across it: with n the point's outward normal there and h a small step,
+Boundary pieces are the faces of every shape the combination is made of, at any depth (not the
+nested combinations' own pieces: a face hidden inside ``A | B`` is boundary again in
+``(A | B) - B``), each point kept when it lies on the combination's boundary, tested across it:
+with n the point's outward normal there and h a small step,
 
     s(x - h n) < 0 < s(x + h n)          (the combination on the inner side only)
 
 This is right where faces coincide, which a sign test of the other operand's distance is not
 (e.g. ``Box([[0,1],[0,1]]) & Box([[0,2],[0,1]])`` sharing three edges, or a shape with
 itself): a face shared with the same normal is on the boundary, one shared with opposite normals
-(two shapes side by side) is inside. A point of B's that A's pieces also give (A's face there,
-same normal) is kept from A only, so a shared face is counted once. The normal at a boundary point
+(two shapes side by side) is inside. A point that an earlier shape also has on a face of its own
+with the same normal is kept from that shape only, so a shared face is counted once. The normal at a boundary point
 is that of the piece it came from. Interior points are drawn from the first operand (difference,
 intersection) or from the bounding box (union) and those outside the combination rejected:
 uniform over it.
@@ -80,20 +82,42 @@ class _Pair(Domain):
         edge[edge] = within & beyond
         return edge
 
-    def _not_from_a(self, x, n) -> np.ndarray:
-        """B's points that A's pieces do not also give (A's face there with the same normal)."""
-        tol = 1e-9 * max(1.0, float(np.ptp(self.a.bbox)))
-        on_a = np.abs(self.a.sdf(x)) <= tol
-        if not on_a.any():
-            return ~on_a
-        same = np.zeros(len(x), dtype=bool)
-        same[on_a] = np.einsum("ij,ij->i", self.a._normal(x[on_a]), n[on_a]) > 0.5
-        return ~same
+    flips_b = False                     # a difference reverses its second operand's normals
 
-    def _pieces(self, flip_b: bool = False) -> list[Piece]:
-        return ([p.kept(self._across) for p in self.a.pieces()]
-                + [p.kept(lambda x, n: self._across(x, n) & self._not_from_a(x, n), flip=flip_b)
-                   for p in self.b.pieces()])
+    def _leaves(self) -> list[tuple[Domain, bool]]:
+        """The shapes this combination is made of, at any depth, each with whether its normals
+        are reversed here (a hole's, or a hole's hole's twice)."""
+        out = []
+        for side, flip in ((self.a, False), (self.b, self.flips_b)):
+            inner = side._leaves() if isinstance(side, _Pair) else [(side, False)]
+            out += [(leaf, f ^ flip) for leaf, f in inner]
+        return out
+
+    def pieces(self) -> list[Piece]:
+        """Every face of every shape it is made of (not the nested combinations' pieces: a face
+        hidden inside a union, ``A | B``, is this combination's boundary again once a later
+        operation cuts B away), each point kept when it lies on this boundary and no earlier
+        shape has a face there with the same normal (a shared face counted once)."""
+        leaves = self._leaves()
+        out = []
+        for j, (leaf, flip) in enumerate(leaves):
+            def keep(x, n, earlier=leaves[:j]):
+                return self._across(x, n) & _first_face(x, n, earlier)
+            out += [p.kept(keep, flip=flip) for p in leaf.pieces()]
+        return out
+
+
+def _first_face(x, n, earlier: list[tuple[Domain, bool]]) -> np.ndarray:
+    """Points x (m, d) with normals n (m, d) that no shape of ``earlier`` has on a face of its
+    own with the same normal (as oriented in the combination)."""
+    keep = np.ones(len(x), dtype=bool)
+    for leaf, flip in earlier:
+        tol = 1e-9 * max(1.0, float(np.ptp(leaf.bbox)))
+        on = np.flatnonzero(keep & (np.abs(leaf.sdf(x)) <= tol))
+        if len(on):
+            normal = -leaf._normal(x[on]) if flip else leaf._normal(x[on])
+            keep[on[np.einsum("ij,ij->i", normal, n[on]) > 0.5]] = False
+    return keep
 
 
 class Union(_Pair):
@@ -108,9 +132,6 @@ class Union(_Pair):
     def _normal(self, x):
         first = (self.a.sdf(x) <= self.b.sdf(x))[:, None]
         return np.where(first, self.a._normal(x), self.b._normal(x))
-
-    def pieces(self) -> list[Piece]:
-        return self._pieces()
 
 
 class Intersection(_Pair):
@@ -129,14 +150,12 @@ class Intersection(_Pair):
         first = (self.a.sdf(x) >= self.b.sdf(x))[:, None]
         return np.where(first, self.a._normal(x), self.b._normal(x))
 
-    def pieces(self) -> list[Piece]:
-        return self._pieces()
-
     def _draw(self, m, rng):
         return self.a.interior(m, rng)
 
 
 class Difference(_Pair):
+    flips_b = True
     @property
     def bbox(self):
         return self.a.bbox
@@ -148,8 +167,6 @@ class Difference(_Pair):
         first = (self.a.sdf(x) >= -self.b.sdf(x))[:, None]
         return np.where(first, self.a._normal(x), -self.b._normal(x))
 
-    def pieces(self) -> list[Piece]:
-        return self._pieces(flip_b=True)
 
     def _draw(self, m, rng):
         return self.a.interior(m, rng)
