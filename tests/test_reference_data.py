@@ -281,3 +281,20 @@ def test_every_documented_yaml_form_reads_as_yaml_hands_it(tmp_path):
             np.testing.assert_array_equal(a.flat("u")[k], v)
     assert load_reference(OmegaConf.create(f"r: {forms[('t', 'x', 'y')]}").r, ("t", "x", "y"),
                           base=tmp_path).points().shape == (900, 3)
+
+
+def test_a_square_grid_needs_its_layout(tmp_path):
+    """An array whose two dimensions have one length fits the grid in either order: refused
+    without ``layout``, read in the order ``layout`` gives (stored (x, t), as .mat files of
+    Burgers' solution are)."""
+    x, t = np.linspace(-1, 1, 5), np.linspace(0, 1, 5)
+    u_xt = np.outer(np.sin(np.pi * x), np.exp(-t))                      # (x, t)
+    scipy.io.savemat(tmp_path / "square.mat", {"x": x[:, None], "t": t[None, :], "usol": u_xt})
+    spec = {"file": "square.mat", "axes": {"t": "t", "x": "x"}, "values": {"u": "usol"}, "grid": True}
+    with pytest.raises(ValueError, match=r"layout: \[t, x\]"):
+        load_reference(spec, ("t", "x"), base=tmp_path)
+    ref = load_reference({**spec, "layout": ["x", "t"]}, ("t", "x"), base=tmp_path)
+    np.testing.assert_array_equal(ref.values["u"], u_xt.T)                # (t, x)
+    assert load_reference({**spec, "layout": ["t", "x"]}, ("t", "x"), base=tmp_path).values["u"][1, 0] == u_xt[1, 0]
+    with pytest.raises(ValueError, match="layout"):
+        load_reference({**spec, "layout": ["x", "y"]}, ("t", "x"), base=tmp_path)

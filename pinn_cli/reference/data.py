@@ -12,8 +12,9 @@ export a transient solution): ``times: [0.0, 0.5, 1.0]`` and ``values: {u: [2, 3
 of the PDE that ``axes`` leaves out is the time, and the reference holds the nodes (t_k, x_i) for
 every k (time-major). ``grid: true`` reads 1-D axes and values on their tensor grid
 (``values[i, j]`` at ``(axes[0][i], axes[1][j])``; an array stored with its dimensions in another
-order is transposed when its shape says so unambiguously), e.g. a ``.mat`` file's ``x``, ``t``
-and ``usol``. Columns are taken as in :mod:`pinn_cli.reference.tables`.
+order is transposed when its shape says so unambiguously, e.g. a ``.mat`` file's ``x``, ``t``
+and ``usol``; where it cannot, on a square grid, ``layout: [x, t]`` names the axis of each of
+the array's dimensions, and without it such a file is refused). Columns are taken as in :mod:`pinn_cli.reference.tables`.
 
 A relative ``file`` is found from the working folder (where pinn-train runs). Rows with NaN or
 inf are refused (one line naming the column and the row), as is a file that is not there: the
@@ -41,6 +42,7 @@ class ReferenceData(TypedDict, total=False):
     values: dict[str, Column | list[Column]]
     times: list[float]
     grid: bool
+    layout: list[str]
     method: Literal["linear", "nearest"]
 
 
@@ -70,7 +72,7 @@ def load_reference(spec: dict, axes: tuple[str, ...] | list[str], base=None) -> 
     if spec.get("grid"):
         if times is not None or missing:
             raise ValueError(f"{path.name}: a grid needs a column for every axis {list(axes)} and no times")
-        return _grid(table, path, axes, given, values)
+        return _grid(table, path, axes, given, values, spec.get("layout"))
     if times is None and missing:
         raise ValueError(f"{path.name}: no column for axis {missing[0]!r} (give one, or the "
                          "snapshots' times)")
@@ -112,33 +114,43 @@ def _plain(node):
     return node
 
 
-def _grid(table, path, axes, given, values) -> Reference:
+def _grid(table, path, axes, given, values, layout=None) -> Reference:
     grid_axes = [_vector(table, given[a], path, f"axis {a}") for a in axes]
     for a, ax in zip(axes, grid_axes):
         if len(ax) < 2 or np.any(np.diff(ax) <= 0):
             raise ValueError(f"{path.name}: axis {a!r} is not a strictly increasing grid axis")
     shape = tuple(len(a) for a in grid_axes)
+    if layout is not None and sorted(layout) != sorted(axes):
+        raise ValueError(f"{path.name}: layout {list(layout)} must name each axis of {list(axes)} once")
     out = {}
     for k, c in values.items():
         if isinstance(c, list):
             raise ValueError(f"{path.name}: {k!r}: one array per observable on a grid")
-        out[k] = _on_grid(np.squeeze(table.column(c)), shape, path, k)
+        a = np.squeeze(table.column(c))
+        if layout is not None:
+            if a.shape != tuple(shape[list(axes).index(n)] for n in layout):
+                raise ValueError(f"{path.name}: {k!r} has shape {a.shape}, not that of its layout "
+                                 f"{list(layout)} ({', '.join(f'{n}: {shape[list(axes).index(n)]}' for n in layout)})")
+            out[k] = np.transpose(a, [list(layout).index(n) for n in axes])
+        else:
+            out[k] = _on_grid(a, shape, path, k, axes)
     _finite(path, out)
     return Reference(axes=grid_axes, values=out)
 
 
-def _on_grid(a: np.ndarray, shape: tuple, path, name) -> np.ndarray:
-    """``a`` in the axes' order: as it is, or transposed when exactly one order of its
-    dimensions gives the grid's shape."""
-    if a.shape == shape:
-        return a
+def _on_grid(a: np.ndarray, shape: tuple, path, name, axes) -> np.ndarray:
+    """``a`` in the axes' order: as it is, or transposed, when exactly one order of its
+    dimensions gives the grid's shape (two axes of one length: ``layout`` decides)."""
     if a.size == int(np.prod(shape)) and a.ndim == 1:
         raise ValueError(f"{path.name}: {name!r} is flat ({a.size} values); a grid's values need "
                          f"their shape {shape}")
     orders = [p for p in itertools.permutations(range(a.ndim)) if tuple(a.shape[i] for i in p) == shape]
-    if len(orders) != 1:
-        raise ValueError(f"{path.name}: {name!r} has shape {a.shape}, the grid {shape}"
-                         + (" (ambiguous: store it in the axes' order)" if orders else ""))
+    if len(orders) > 1:
+        raise ValueError(f"{path.name}: {name!r} has shape {a.shape}, which fits the grid {shape} "
+                         f"in {len(orders)} orders of the axes {list(axes)}: give layout: "
+                         f"[{', '.join(axes)}] (or the order the file stores) to say which")
+    if not orders:
+        raise ValueError(f"{path.name}: {name!r} has shape {a.shape}, the grid {shape}")
     return np.transpose(a, orders[0])
 
 
