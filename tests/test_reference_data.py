@@ -298,3 +298,24 @@ def test_a_square_grid_needs_its_layout(tmp_path):
     assert load_reference({**spec, "layout": ["t", "x"]}, ("t", "x"), base=tmp_path).values["u"][1, 0] == u_xt[1, 0]
     with pytest.raises(ValueError, match="layout"):
         load_reference({**spec, "layout": ["x", "y"]}, ("t", "x"), base=tmp_path)
+
+
+def test_a_reference_observable_the_pde_does_not_compute_is_refused_before_training():
+    """values: {u: T} on a problem whose observable is T: one line naming the key, the value and
+    the observables there are (not a KeyError at the first evaluation)."""
+    import torch
+    from pinn_cli.errors import ConfigError
+    from pinn_cli.training.checks import check_observables
+
+    class Plate:
+        def observables(self, field, x):
+            return {"T": field(x)[:, 0]}
+
+    def field(x):
+        return x[:, :1] * 2.0
+
+    points = torch.rand(10, 2)
+    check_observables(Plate(), field, ["T"], points, "Plate")
+    with pytest.raises(ConfigError, match=r"pde.reference.values='u' is not allowed: expected an "
+                                          r"observable Plate computes \(T\)"):
+        check_observables(Plate(), field, ["u"], points, "Plate")

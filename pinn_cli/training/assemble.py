@@ -31,7 +31,7 @@ from pinn_cli.problem import Problem
 from pinn_cli.reference.cache import ReferenceCache
 from pinn_cli.training.best import BestModel
 from pinn_cli.training.build import PluginError, build, instantiate
-from pinn_cli.training.checks import check_outputs
+from pinn_cli.training.checks import check_observables, check_outputs
 from pinn_cli.training.evaluate import Evaluator
 from pinn_cli.training.loss_engine import LossEngine
 from pinn_cli.training.run_view import run_view
@@ -169,6 +169,7 @@ def assemble(cfg: DictConfig, device: torch.device, dtype: torch.dtype, *,
     except Exception as e:                        # noqa: BLE001 - a solver that gives up
         raise PluginError("pde", f"{target} (its reference)", e) from e
     evaluator = Evaluator(pde, field, ref, tensor, loss.chunk)
+    check_observables(pde, field, evaluator.names, evaluator.points, target)
     stager = Stager(parts.strategy, parts.sampling, pde=pde, problem=parts.problem, field=field,
                     loss=loss, weighting=weighting, seed=cfg.seed, tensor=tensor,
                     iterations=cfg.iterations)

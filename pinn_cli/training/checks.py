@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from pinn_cli.errors import ConfigError
 from pinn_cli.training.build import PluginError
 
 FEW = 4
@@ -55,3 +56,19 @@ def check_outputs(pde, field, points: dict, target: str) -> None:
                 raise PluginError("pde", target, ValueError(
                     f"its {what} is NaN or inf at the first {len(few[term])} points while the "
                     "network is finite there (a coefficient, source or data value?)"))
+
+
+def check_observables(pde, field, names: list[str], points: torch.Tensor, target: str) -> None:
+    """Every observable the reference holds (``names``) is one the PDE computes from the network
+    (``pde.observables`` at FEW reference points): a reference column named for an observable
+    the PDE has not (``values: {u: T}`` on a problem whose output is T) is refused before
+    training, not found missing at the first evaluation."""
+    try:
+        with torch.enable_grad():
+            computed = pde.observables(field, points[:FEW])
+    except Exception as e:                      # noqa: BLE001 - the PDE's own fault
+        raise PluginError("pde", target, e) from e
+    unknown = [k for k in names if k not in computed]
+    if unknown:
+        raise ConfigError("pde.reference.values", unknown[0],
+                          f"an observable {type(pde).__name__} computes ({', '.join(computed)})")
