@@ -309,3 +309,16 @@ def test_soap_without_its_package_is_one_clear_line(make_cfg, monkeypatch):
     with pytest.raises(ConfigError, match="pip install") as err:
         build(cfg, torch.device("meta"), torch.float32)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("option", ["adam", "adam_lbfgs", "adam_ssbroyden", "soap"])
+def test_integer_betas_from_the_command_line_build_and_step(make_cfg, option):
+    """optimizer.betas=[0,0.999] arrives as an int and a float (torch's Adam refuses mixed types:
+    a traceback before): every option with betas converts them."""
+    from pinn_cli.training.build import instantiate
+    cfg = make_cfg(f"optimizer={option}", "optimizer.betas=[0,0.999]")
+    spec = instantiate(cfg.optimizer, "optimizer")
+    w = torch.nn.Parameter(torch.ones(3))
+    opt, _ = spec.build([w])
+    w.grad = torch.ones(3)
+    opt.step(lambda: (w ** 2).sum()) if spec.needs_closure else opt.step()

@@ -143,3 +143,15 @@ def test_sigkilled_run_file_opens_with_its_completed_records(tmp_path, ref_cache
         data = r.series[group]
         assert len(data["step"]) > 5 and np.all(np.diff(data["step"]) > 0)
         assert all(len(v) == len(data["step"]) for v in data.values())
+
+
+def test_a_step_that_raises_ends_the_run_as_failed_with_its_traceback_kept(make_cfg, tmp_path):
+    """optimizer.lr=1e300 in float32: torch's Adam raises inside the step. The run ends as
+    failed (exit 4), one line naming the cause, the traceback in the run folder, the file
+    readable (a traceback and exit 1 before)."""
+    from pinn_cli.runfile import read_attrs
+    summary = run(make_cfg("optimizer.lr=1e300", "iterations=5", "diagnostics=off"), tmp_path)
+    assert summary["status"] == "failed" and "OverflowError" not in summary["error"]
+    assert summary["error"].startswith("the training step raised RuntimeError")
+    assert "\n" not in summary["error"] and (tmp_path / "traceback.txt").read_text().startswith("Traceback")
+    assert read_attrs(tmp_path / "run.h5")["status"] == "failed"

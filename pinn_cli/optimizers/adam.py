@@ -27,7 +27,7 @@ class Adam(Scheduled):
     def __init__(self, lr: Positive = 1e-3, betas: tuple[Zero2One, Zero2One] = (0.9, 0.999),
                  eps: NonNeg = 1e-8, **schedule):
         super().__init__(**schedule)
-        self.lr, self.betas, self.eps = float(lr), tuple(betas), float(eps)
+        self.lr, self.betas, self.eps = float(lr), tuple(float(b) for b in betas), float(eps)
         self.check_floor(self.lr)
 
     def make(self, params) -> torch.optim.Adam:

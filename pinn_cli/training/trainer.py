@@ -55,6 +55,10 @@ def _positions(model) -> list[int]:
     return [where[id(w)] for w in model.weight_matrices()]
 
 
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e).strip() else ''}".rstrip(": ")
+
+
 def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -180,6 +184,10 @@ class Trainer:
         except (PinnError, OSError) as e:           # an output that cannot be written mid-run
             reporter.close()
             return self._fail(e, done)
+        except Exception as e:                      # noqa: BLE001 - the step itself failed
+            reporter.close()
+            return self._fail(PinnError(f"the training step raised {_one_line(e)} (traceback "
+                                        f"in {self._keep_traceback()})"), done)
         except BaseException:
             reporter.close()
             self._close("failed", steps=done)
@@ -205,12 +213,15 @@ class Trainer:
         except (PinnError, OSError, KeyboardInterrupt):
             raise
         except Exception as e:                        # noqa: BLE001
-            where = RunFolder(self.run_dir).traceback_file
-            with contextlib.suppress(OSError):
-                where.write_text(traceback.format_exc())
             raise ProbeError(f"diagnostics.{probe.group} ({type(probe).__name__}) raised "
-                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
-                             f"(traceback in {where})") from e
+                             f"{_one_line(e)} (traceback in {self._keep_traceback()})") from e
+
+    def _keep_traceback(self) -> Path:
+        """The exception being handled, its traceback written to the run folder's file."""
+        where = RunFolder(self.run_dir).traceback_file
+        with contextlib.suppress(OSError):
+            where.write_text(traceback.format_exc())
+        return where
 
     def _record(self, probes, state: StepState) -> dict:
         """Write one record per probe; -> {group: record} (host arrays)."""
