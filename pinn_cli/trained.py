@@ -34,7 +34,7 @@ from pinn_cli.errors import PinnError
 from pinn_cli.training.checkpoint import read as read_checkpoint
 from pinn_cli.plugins import check_targets, importable, recorded_runtime, run_folders
 from pinn_cli.run_folder import CHECKPOINTS, RunFolder, migrate
-from pinn_cli.training.validate import DTYPES
+from pinn_cli.training.validate import DTYPES, resolve_device
 
 
 class TrainedModel:
@@ -132,7 +132,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
     dt = DTYPES.get(dtype or cfg.get("dtype", "float32"))
     if dt is None:
         raise PinnError(f"dtype={dtype!r} is not allowed: expected float32 or float64")
-    device = torch.device(device)
+    device = resolve_device(device)
     with importable(run_folders(folder)), _working_folder(path):
         net = assemble(cfg, device, dt, train=False)
     try:

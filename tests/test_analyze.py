@@ -202,3 +202,13 @@ def test_groups_renamed_in_the_yaml_keep_the_phases_and_their_figures(real_run, 
     assert main([str(tmp_path)]) == 0
     drawn = {p.name for p in (tmp_path / "analysis").glob("*.png")}
     assert {"snr.png", "entropy.png", "adam.png"} <= drawn and not {"gsnr.png", "layers.png"} & drawn
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "nan"])
+def test_hold_is_a_share_of_the_records(real_run, capsys, value):
+    """--hold above 1 would turn phase detection off silently: refused, exit 2, one line."""
+    with pytest.raises(SystemExit) as e:
+        main([str(real_run), "--hold", value])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err == (f"pinn-analyze: error: --hold={float(value)} is not allowed: "
+                                         "expected a share of the records in (0, 1]")

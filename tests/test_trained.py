@@ -119,7 +119,9 @@ def test_pinn_predict_writes_the_apis_values_from_any_layout(run_dir, tmp_path):
                       ([str(tmp_path / "plain.txt"), "--derivatives", "u_z"], "derivative 'u_z'"),
                       ([str(tmp_path / "none.csv")], "none.csv: no such file"),
                       ([str(tmp_path / "plain.txt"), "-o", str(tmp_path / "named.csv")],
-                       "named.csv exists; nothing was written")):
+                       "named.csv exists; nothing was written"),
+                      ([str(tmp_path / "plain.txt"), "--device", "gpu0"],
+                       "device='gpu0' is not allowed: expected one of auto, cpu, cuda, cuda:N")):
         p = subprocess.run(PREDICT + [str(run_dir), *args], capture_output=True, text=True, timeout=300)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert p.stderr.startswith("pinn-predict: error:") and msg in p.stderr, p.stderr

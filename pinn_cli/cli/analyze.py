@@ -87,11 +87,12 @@ def _table(summaries: list[dict], full: bool = False) -> Table:
 
 def _params(args) -> PhaseParams:
     checks = (("window", args.window > 0), ("min-records", args.min_records >= 1),
-              ("persist", args.persist > 0), ("hold", args.hold > 0))
+              ("persist", args.persist > 0), ("hold", 0 < args.hold <= 1))
     for name, ok in checks:
         value = getattr(args, name.replace("-", "_"))
         if not ok or (isinstance(value, float) and not math.isfinite(value)):
-            allowed = "an integer >= 1" if name == "min-records" else "a finite number > 0"
+            allowed = {"min-records": "an integer >= 1",
+                       "hold": "a share of the records in (0, 1]"}.get(name, "a finite number > 0")
             raise SystemExit(_error(f"--{name}={value} is not allowed: expected {allowed}", 2))
     return PhaseParams(args.window, args.min_records, args.persist, args.hold)
 
