@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from pathlib import Path
@@ -105,14 +106,32 @@ def _steering(diagnostics) -> dict:
     from hydra.utils import get_object
     from pinn_cli.diagnostics.base import Probe
 
-    def records_only(node) -> bool:
+    def probe_class(node):
         try:
             cls = get_object(node["_target_"])
         except Exception:                       # noqa: BLE001 - unknown: compared as it is
-            return False
-        return (isinstance(cls, type) and issubclass(cls, Probe) and not cls.needs_capture
-                and cls.actions_possible is Probe.actions_possible)
+            return None
+        return cls if isinstance(cls, type) and issubclass(cls, Probe) else None
 
-    plain = OmegaConf.to_container(diagnostics)
-    return {k: v for k, v in plain.items()
-            if not (isinstance(v, dict) and isinstance(v.get("_target_"), str) and records_only(v))}
+    def records_only(cls) -> bool:
+        return not cls.needs_capture and cls.actions_possible is Probe.actions_possible
+
+    def with_defaults(cls, node: dict) -> dict:
+        """The node with the constructor's defaults for the keys it leaves out (a YAML that
+        lists a default since is the same probe)."""
+        out = {}
+        for klass in cls.__mro__:
+            if "__init__" in vars(klass):
+                for name, p in inspect.signature(klass.__init__).parameters.items():
+                    if p.default is not p.empty:
+                        out.setdefault(name, [] if name == "at" and p.default is None else p.default)
+        return {**out, **node}
+
+    out = {}
+    for key, node in OmegaConf.to_container(diagnostics).items():
+        cls = probe_class(node) if isinstance(node, dict) and isinstance(node.get("_target_"), str) else None
+        if cls is None:
+            out[key] = node
+        elif not records_only(cls):
+            out[key] = with_defaults(cls, node)
+    return out
