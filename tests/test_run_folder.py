@@ -113,3 +113,19 @@ def test_an_older_run_folder_resumes_to_the_steps_of_an_uninterrupted_run(old_ru
     assert train(tmp_path / "fresh", *saved)["status"] == "done"
     a, b = (checkpoint.load(RunFolder(tmp_path / f).last, "cpu")["model"] for f in ("resumed", "fresh"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_reads_its_folder_as_hydra_does_quotes_included(old_run, tmp_path):
+    """resume='a folder' (Hydra's quoting, needed for spaces) names the folder, not a path with
+    quotes in it; a resume whose settings differ names the folder given."""
+    import shutil
+    from pinn_cli.cli.argv import with_resume
+    spaced = Path(shutil.copytree(old_run, tmp_path / "my run"))
+    for arg in (f"resume='{spaced}'", f'resume="{spaced}"', f"resume={spaced}"):
+        argv = with_resume([arg, "iterations=30"])
+        kept = [o for o in RunFolder(old_run).saved_overrides() if not o.startswith("iterations=")]
+        assert argv == kept + [arg, "iterations=30"]
+    saved = RunFolder(old_run).hydra_file("config").read_text()
+    with pytest.raises(ConfigError, match=f"resume='{spaced}' is not allowed: expected a run with "
+                                          "this run's seed"):
+        check_resumable(saved, saved.replace("seed: 0", "seed: 1"), spaced)

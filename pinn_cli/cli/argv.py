@@ -68,7 +68,7 @@ def options(group: str, config_dir: str | None = None) -> list[str]:
 
 def with_resume(argv: list[str]) -> list[str]:
     """``resume=DIR``: put DIR's own overrides first, so the run is rebuilt as it was."""
-    resume = [a.split("=", 1)[1] for a in argv if a.startswith("resume=")]
+    resume = [_value(a) for a in argv if a.startswith("resume=")]
     if not resume:
         return argv
     folder = RunFolder(resume[-1])
@@ -86,6 +86,15 @@ def with_resume(argv: list[str]) -> list[str]:
                             "instantiates only pinn-cli's classes and plugin modules in the "
                             "folder it ran in (nothing was run)")
     return old + argv
+
+
+def _value(override: str) -> str:
+    """The value of a ``key=value`` override as Hydra reads it (``resume='my run'``: my run)."""
+    try:
+        value = OverridesParser.create().parse_override(override).value()
+    except Exception:                           # noqa: BLE001 - Hydra reports it, later
+        return override.split("=", 1)[1]
+    return value if isinstance(value, str) else override.split("=", 1)[1]
 
 
 def _key(override: str) -> str:

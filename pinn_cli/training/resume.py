@@ -53,7 +53,7 @@ def open_run_file(run_dir: Path, source: Path | None, device, config_yaml: str, 
         raise ConfigError("resume", str(source), "a run folder with a checkpoint "
                           f"({ckpt.relative_to(source)})")
     state = checkpoint.load(ckpt, device)
-    check_resumable(state["config"], config_yaml)
+    check_resumable(state["config"], config_yaml, source)
     check(state)
     in_place = source.resolve() == run_dir.resolve()
     old_path = RunFolder(source).run_file
@@ -84,7 +84,7 @@ def _check_not_shorter(old, writer: RunWriter, step: int) -> None:
                             f"{old.path} is kept")
 
 
-def check_resumable(saved_yaml: str, config_yaml: str) -> None:
+def check_resumable(saved_yaml: str, config_yaml: str, source=None) -> None:
     """The checkpoint's config and this run's agree on every key of :data:`RESUME_KEYS`."""
     saved = OmegaConf.create(migrate(OmegaConf.to_container(OmegaConf.create(saved_yaml))))
     now = OmegaConf.create(config_yaml)
@@ -93,8 +93,9 @@ def check_resumable(saved_yaml: str, config_yaml: str) -> None:
         if key == "diagnostics" and a is not None and b is not None:
             a, b = _steering(a), _steering(b)
         if a != b:
-            raise ConfigError("resume", f"{key} differs", f"the resumed run's {key} (pass the same "
-                              f"{key} settings, or start a new run)")
+            raise ConfigError("resume", str(source) if source is not None else "",
+                              f"a run with this run's {key} ({key} differs from the checkpoint's: "
+                              f"pass the same {key} settings, or start a new run)")
 
 
 def _steering(diagnostics) -> dict:
