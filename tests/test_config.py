@@ -60,6 +60,7 @@ BAD = [
     (["compile=true", "engine=autograd"], "compile=True", "engine=autograd"),
     (["hydra.run.dir=/etc/passwd/run"], "hydra.run.dir", "writable folder"),
     (["-m", "seed=0,1", "optimizer.lr=1e-3,-2"], "optimizer.lr=-2", "> 0"),
+    (["+study=optimizers"], "+study=optimizers is a sweep", "run it with -m"),
 ]
 
 

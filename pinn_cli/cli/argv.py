@@ -179,6 +179,11 @@ def check_argv(argv: list[str]) -> Output | None:
     search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
     overrides = list(args.overrides)
     parsed = _parse(overrides)
+    study = next((o for o in parsed if o.key_or_group.lstrip("+") == "study"), None)
+    if study is not None and not args.multirun:
+        name = _texts(study)[0]
+        raise PinnError(f"+study={name} is a sweep: run it with -m (pinn-train -m +study={name}); "
+                        "without it only one default run would train")
     if args.multirun:
         overrides = with_sweeper_params(parsed, overrides, search)
         parsed = _parse(overrides)
