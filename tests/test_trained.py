@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_module
 
 import pinn_cli
 from pinn_cli.errors import PinnError
+from pinn_cli.run_folder import RunFolder
 from pinn_cli.runfile import read_run
 from pinn_cli.training.trainer import run
 
@@ -144,3 +145,29 @@ def test_a_requeued_resume_keeps_its_own_best_network(tmp_path, ref_cache):
     assert r.attrs["best_step"] > 40, "the test needs B's best after A's last step"
     best = pinn_cli.load(b, checkpoint="best")
     assert best.step == r.attrs["best_step"] and best.rel_l2 == r.attrs["best_rel_l2"]
+
+
+def test_pinn_predict_refuses_bad_points_and_protects_the_run(run_dir, tmp_path, capsys):
+    """NaN points, an axis named twice, an -o that is one of the run's own files (even with
+    --force) or a format it does not write: one line, exit 2, nothing written; -o .npz writes
+    one array per column, the CSV's values."""
+    from pinn_cli.cli.predict import main as predict
+    (tmp_path / "nan.csv").write_text("x,y\n0.1,0.2\nnan,0.3\n")
+    (tmp_path / "twice.csv").write_text("x,y,x\n0.1,0.2,0.3\n")
+    (tmp_path / "ok.csv").write_text("x,y\n0.1,0.2\n-0.5,0.25\n")
+    last = RunFolder(run_dir).last
+    before = last.read_bytes()
+    for args, msg in (([str(tmp_path / "nan.csv")], "1 point(s) hold NaN or inf (the first is point 2 of 2)"),
+                      ([str(tmp_path / "twice.csv")], "the header names 'x' 2 times"),
+                      ([str(tmp_path / "ok.csv"), "-o", str(last), "--force"], "is a file of the run"),
+                      ([str(tmp_path / "ok.csv"), "-o", str(tmp_path / "v.mat")], "expected a .csv")):
+        assert predict([str(run_dir), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and msg in err, err
+    assert last.read_bytes() == before and not (tmp_path / "v.mat").exists()
+    assert predict([str(run_dir), str(tmp_path / "ok.csv"), "-o", str(tmp_path / "v.npz")]) == 0
+    assert predict([str(run_dir), str(tmp_path / "ok.csv"), "-o", str(tmp_path / "v.csv")]) == 0
+    npz = np.load(tmp_path / "v.npz")
+    csv = np.loadtxt(tmp_path / "v.csv", delimiter=",", skiprows=1)
+    assert list(npz) == ["x", "y", "u"]
+    np.testing.assert_array_equal(np.column_stack([npz[k] for k in npz]), csv)

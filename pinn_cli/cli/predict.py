@@ -5,8 +5,10 @@ problem's axes (``x,y``; other columns are ignored), or without a header exactly
 axis in the problem's order; or an ``.npz``/``.mat``/HDF5 file with one array per axis (or one
 (N, d) array). VALUES gets a header and one row per point: the coordinates, each output, and
 what ``--derivatives`` and ``--observables`` ask for, each number as the shortest text that reads
-back as the same value (the values the API returns, exactly). Without ``-o`` the table goes to the
-standard output.
+back as the same value (the values the API returns, exactly); ``-o VALUES.npz`` writes one array
+per column instead. Without ``-o`` the table goes to the standard output. Points that are NaN or
+inf, and a header that names an axis twice, are refused; so is an ``-o`` that is one of the run's
+own files (its run file, checkpoints or Hydra record), ``--force`` or not.
 
     pinn-predict outputs/2026-11-28/14-03-11 points.csv -o values.csv --derivatives u_x,u_y
 
@@ -29,22 +31,50 @@ def read_points(path: Path, axes: tuple[str, ...]):
     from pinn_cli.reference.tables import read_table
     table = read_table(path)
     names = table.names if table.arrays is None else list(table.arrays)
+    twice = [a for a in axes if names and names.count(a) > 1]
+    if twice:
+        raise ValueError(f"{path.name}: the header names {twice[0]!r} {names.count(twice[0])} times")
+    points = None
     if names and all(a in names for a in axes):
         cols = [np.asarray(table.column(a), dtype=float).reshape(-1) for a in axes]
         if len({len(c) for c in cols}) != 1:
             raise ValueError(f"{path.name}: the columns {', '.join(axes)} differ in length")
-        return np.column_stack(cols)
-    if table.arrays is None and table.names is None:
+        points = np.column_stack(cols)
+    elif table.arrays is None and table.names is None:
         if table.rows.shape[1] != len(axes):
             raise ValueError(f"{path.name}: {table.rows.shape[1]} columns without a header; expected "
                              f"{len(axes)} ({', '.join(axes)}), or a header naming them")
-        return table.rows
-    if table.arrays is not None:
+        points = table.rows
+    elif table.arrays is not None:
         two = [np.asarray(v) for v in table.arrays.values()
                if np.ndim(v) == 2 and np.shape(v)[1] == len(axes)]
         if len(two) == 1:
-            return two[0].astype(float)
-    raise ValueError(f"{path.name}: no columns named {', '.join(axes)} ({table.describe()})")
+            points = two[0].astype(float)
+    if points is None:
+        raise ValueError(f"{path.name}: no columns named {', '.join(axes)} ({table.describe()})")
+    bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if len(bad):
+        raise ValueError(f"{path.name}: {len(bad)} point(s) hold NaN or inf (the first is point "
+                         f"{int(bad[0]) + 1} of {len(points)})")
+    return points
+
+
+WRITES = (".csv", ".txt", ".dat", ".npz", "")     # the -o suffixes pinn-predict writes
+
+
+def refused_output(output: Path, run: Path) -> str | None:
+    """Why ``output`` may not be written (even with --force), or None: a suffix pinn-predict does
+    not write, or a file of the run being read."""
+    from pinn_cli.run_folder import RunFolder
+    folder = RunFolder.of_checkpoint(run) if run.suffix == ".pt" else RunFolder(run)
+    own = {folder.run_file, folder.last, folder.best}
+    target = output.resolve()
+    if target in {p.resolve() for p in own} or folder.hydra.resolve() in target.parents:
+        return f"-o {output} is not allowed: it is a file of the run {folder.path} being read"
+    if output.suffix.lower() not in WRITES:
+        return (f"-o {output} is not allowed: expected a .csv, .txt or .dat file (CSV text) or "
+                ".npz (one array per column)")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", choices=("float32", "float64"), default=None,
                     help="default: the run's")
     args = ap.parse_args(argv)
+    why = None if args.output is None else refused_output(args.output, args.run)
+    if why:
+        print(f"pinn-predict: error: {why}; nothing was written", file=sys.stderr)
+        return 2
     if args.output is not None and args.output.exists() and not args.force:
         print(f"pinn-predict: error: {args.output} exists; nothing was written (another -o, or "
               "--force to replace it)", file=sys.stderr)
@@ -95,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.output is None:
             sys.stdout.write(text)
+        elif args.output.suffix.lower() == ".npz":
+            with open(args.output, "wb" if args.force else "xb") as f:
+                np.savez(f, **{k: np.asarray(v, dtype=float) for k, v in cols.items()})
         else:
             with open(args.output, "w" if args.force else "x") as f:
                 f.write(text)
