@@ -129,3 +129,17 @@ def test_resume_reads_its_folder_as_hydra_does_quotes_included(old_run, tmp_path
     with pytest.raises(ConfigError, match=f"resume='{spaced}' is not allowed: expected a run with "
                                           "this run's seed"):
         check_resumable(saved, saved.replace("seed: 0", "seed: 1"), spaced)
+
+
+def test_a_resume_with_fewer_iterations_than_its_checkpoint_is_refused(old_run, tmp_path, ref_cache):
+    """resume=RUN iterations=10 on a 20-step checkpoint would train nothing and exit 0: refused
+    before any file is written."""
+    from hydra import compose, initialize_config_module
+    from pinn_cli.cli.argv import with_resume
+    from pinn_cli.training.trainer import run
+    overrides = with_resume([f"resume={old_run}", f"reference_cache={ref_cache}", "iterations=10"])
+    with initialize_config_module("pinn_cli.conf", version_base=None):
+        cfg = compose("train", overrides=overrides)
+    with pytest.raises(ConfigError, match="iterations=10 is not allowed: expected at least the 20 steps"):
+        run(cfg, tmp_path / "new")
+    assert not (tmp_path / "new" / "run.h5").exists()

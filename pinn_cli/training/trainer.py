@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 import pinn_cli
 from pinn_cli.diagnostics.base import StepState
-from pinn_cli.errors import PinnError
+from pinn_cli.errors import ConfigError, PinnError
 from pinn_cli.run_folder import RunFolder
 from pinn_cli.runfile.io import FINAL
 from pinn_cli.training import checkpoint
@@ -331,7 +331,7 @@ class Trainer:
         writer, state, old = open_run_file(self.run_dir, source, self.device,
                                            self.config_yaml, self._attrs(), {**series, **stage_series},
                                            {**static, **stage_static},
-                                           self.parts.check_resumable)
+                                           self._check_resumable)
         self.writer = writer
         if state is None:
             return 0, 0.0
@@ -343,6 +343,14 @@ class Trainer:
         self.parts.load_state_dict(state)
         self.best.restore(state.get("best"), source, self.run_dir)
         return state["step"], state["wall_time"]
+
+    def _check_resumable(self, state: dict) -> None:
+        """Before any file is touched: the checkpoint fits this run, and this run has steps
+        left after it (``iterations`` below the checkpoint's step would train nothing, silently)."""
+        self.parts.check_resumable(state)
+        if int(state["step"]) > self.cfg.iterations:
+            raise ConfigError("iterations", self.cfg.iterations, f"at least the {int(state['step'])} "
+                              "steps of the checkpoint resumed from")
 
     def _attrs(self) -> dict:
         return {"config": self.config_yaml, "pinn_cli_version": pinn_cli.__version__,
