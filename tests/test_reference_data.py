@@ -314,8 +314,11 @@ def test_a_reference_observable_the_pde_does_not_compute_is_refused_before_train
     def field(x):
         return x[:, :1] * 2.0
 
-    points = torch.rand(10, 2)
-    check_observables(Plate(), field, ["T"], points, "Plate")
+    from pinn_cli.errors import PinnError
+    points, ones = torch.rand(10, 2), torch.ones(10)
+    check_observables(Plate(), field, {"T": ones}, points, "Plate")
     with pytest.raises(ConfigError, match=r"pde.reference.values='u' is not allowed: expected an "
                                           r"observable Plate computes \(T\)"):
-        check_observables(Plate(), field, ["u"], points, "Plate")
+        check_observables(Plate(), field, {"u": ones}, points, "Plate")
+    with pytest.raises(PinnError, match="pde: Plate failed: ValueError: its reference 'T' is zero everywhere"):
+        check_observables(Plate(), field, {"T": 0 * ones}, points, "Plate")

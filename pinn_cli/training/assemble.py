@@ -169,7 +169,7 @@ def assemble(cfg: DictConfig, device: torch.device, dtype: torch.dtype, *,
     except Exception as e:                        # noqa: BLE001 - a solver that gives up
         raise PluginError("pde", f"{target} (its reference)", e) from e
     evaluator = Evaluator(pde, field, ref, tensor, loss.chunk)
-    check_observables(pde, field, evaluator.names, evaluator.points, target)
+    check_observables(pde, field, evaluator.values, evaluator.points, target)
     stager = Stager(parts.strategy, parts.sampling, pde=pde, problem=parts.problem, field=field,
                     loss=loss, weighting=weighting, seed=cfg.seed, tensor=tensor,
                     iterations=cfg.iterations)

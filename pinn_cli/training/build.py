@@ -179,6 +179,10 @@ def _check(parts: Parts, cfg: DictConfig, dtype: torch.dtype) -> None:
     if unknown:
         raise ConfigError(f"pde.loss_weights.{unknown[0]}", parts.pde.loss_weights[unknown[0]],
                           f"a weight of one of this PDE's terms ({', '.join(problem.terms)})")
+    weights = {t: float(parts.pde.loss_weights.get(t, 1.0)) for t in problem.terms}
+    if not any(w > 0 for w in weights.values()):
+        raise ConfigError("pde.loss_weights", weights, "at least one weight > 0 (with all of them "
+                          "zero the loss is 0 and nothing trains)")
     check_memory(problem, dtype)
     _checked(lambda: parts.weighting.check(problem), "weighting", cfg)
     for probe in parts.diagnostics.probes:

@@ -58,11 +58,14 @@ def check_outputs(pde, field, points: dict, target: str) -> None:
                     "network is finite there (a coefficient, source or data value?)"))
 
 
-def check_observables(pde, field, names: list[str], points: torch.Tensor, target: str) -> None:
-    """Every observable the reference holds (``names``) is one the PDE computes from the network
-    (``pde.observables`` at FEW reference points): a reference column named for an observable
-    the PDE has not (``values: {u: T}`` on a problem whose output is T) is refused before
-    training, not found missing at the first evaluation."""
+def check_observables(pde, field, values: dict[str, torch.Tensor], points: torch.Tensor,
+                      target: str) -> None:
+    """Every observable the reference holds (``values``: name -> (M,)) is one the PDE computes
+    from the network (``pde.observables`` at FEW reference points), and is not zero everywhere:
+    a reference column named for an observable the PDE has not (``values: {u: T}`` on a problem
+    whose output is T) or a zero reference (a coefficient that zeroes the exact solution: the
+    relative error divides by its norm) is refused before training."""
+    names = list(values)
     try:
         with torch.enable_grad():
             computed = pde.observables(field, points[:FEW])
@@ -72,3 +75,8 @@ def check_observables(pde, field, names: list[str], points: torch.Tensor, target
     if unknown:
         raise ConfigError("pde.reference.values", unknown[0],
                           f"an observable {type(pde).__name__} computes ({', '.join(computed)})")
+    zero = [k for k, v in values.items() if not bool(v.abs().max() > 0)]
+    if zero:
+        raise PluginError("pde", target, ValueError(
+            f"its reference {zero[0]!r} is zero everywhere, so its relative error is undefined "
+            "(a coefficient that zeroes the solution?)"))
