@@ -124,3 +124,16 @@ def test_each_continuation_value_is_checked_as_the_coefficient_is(make_cfg, tmp_
         run(make_cfg("pde=burgers_smooth", "strategy=continuation", "strategy.key=nu",
                      f"strategy.values=[{value}]"), tmp_path)
     assert not (tmp_path / "run.h5").exists()
+
+
+@pytest.mark.parametrize("pde, key", [("burgers", "nu"), ("helmholtz_smooth", "k"), ("allen_cahn", "reaction")])
+def test_each_value_a_continuation_moves_to_is_checked_as_the_coefficient_is(make_cfg, tmp_path, pde, key):
+    """pde.<key>=1e300 is refused (the residual is not finite); so is the same value as a stage of
+    a continuation (it trained and diverged); the problem's own value is restored after the check."""
+    from pinn_cli.errors import PinnError
+    with pytest.raises(PinnError, match=f"strategy.values: with {key}=1e\\+300, pde: .* failed"):
+        Trainer(make_cfg(f"pde={pde}", "strategy=continuation", f"strategy.key={key}",
+                         "strategy.values=[1e300]"), tmp_path / "a")
+    tr = Trainer(make_cfg(f"pde={pde}", "strategy=continuation", f"strategy.key={key}",
+                          "strategy.values=[0.5]"), tmp_path / "b")
+    assert getattr(tr.pde, key) != 0.5

@@ -158,6 +158,17 @@ def assemble(cfg: DictConfig, device: torch.device, dtype: torch.dtype, *,
     except Exception as e:                        # noqa: BLE001 - the PDE's own fault
         raise PluginError("pde", target, e) from e
     check_outputs(pde, field, points, target)                                # points: (N_k, d)
+    for stage in parts.strategy.stages(cfg.iterations):   # each coefficient a stage moves to
+        if stage.coefficient:
+            key, value = stage.coefficient
+            own = getattr(pde, key)
+            setattr(pde, key, value)
+            try:
+                check_outputs(pde, field, points, target)
+            except PinnError as e:
+                raise PinnError(f"strategy.values: with {key}={value:g}, {e}") from None
+            finally:
+                setattr(pde, key, own)
     weighting.setup(points)
     loss = LossEngine(pde, field, weighting, points, chunk, recorder.batches,
                       fast_capture=cfg.engine != "autograd", rho=parts.objective.rho)
