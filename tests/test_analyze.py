@@ -212,3 +212,23 @@ def test_hold_is_a_share_of_the_records(real_run, capsys, value):
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err == (f"pinn-analyze: error: --hold={float(value)} is not allowed: "
                                          "expected a share of the records in (0, 1]")
+
+
+def test_an_unknown_metric_or_a_bad_argument_is_one_line(real_run, tmp_path, capsys):
+    """--metric naming no number of any summary is refused like --by (it made an empty column);
+    an argument argparse refuses is one line too (its usage block before)."""
+    sweep = tmp_path / "sweep"
+    for i in range(2):
+        shutil.copytree(real_run, sweep / f"{i}_seed={i}", ignore=shutil.ignore_patterns("analysis"))
+    for metric in ("final.nonexistent", "config.label"):
+        assert main([str(sweep), "--no-figures", "--metric", metric]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"--metric {metric} is not allowed" in err
+        assert "final.rel_l2" in err
+    assert main([str(sweep), "--no-figures", "--metric", "final.loss"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main([str(sweep), "--hold", "abc"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.splitlines() == [
+        "pinn-analyze: error: argument --hold: invalid float value: 'abc' (--help lists the arguments)"]

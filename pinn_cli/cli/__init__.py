@@ -18,3 +18,17 @@ def make_console():
 
     from rich.console import Console
     return Console() if sys.stdout.isatty() else Console(width=100_000)
+
+
+def argument_parser(prog: str, description: str):
+    """An ``argparse`` parser whose usage errors are one line (``prog: error: ...``, exit 2), as
+    every other refusal of the commands is, not argparse's usage block."""
+    import argparse
+    import sys
+
+    class OneLine(argparse.ArgumentParser):
+        def error(self, message):
+            print(f"{self.prog}: error: {message} (--help lists the arguments)", file=sys.stderr)
+            raise SystemExit(2)
+
+    return OneLine(prog=prog, description=description)

@@ -14,7 +14,6 @@ pending jobs too, counted from its ``multirun.yaml``) and refreshes the table un
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -28,10 +27,10 @@ from rich import box
 from rich.table import Table
 
 from pinn_cli.analysis import report
-from pinn_cli.cli import make_console, version_line
+from pinn_cli.cli import argument_parser, make_console, version_line
 from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, group_table,
                                        phase_series_rows, ratio_text, ratios)
-from pinn_cli.analysis.report import config_value, group_rows, varying_keys
+from pinn_cli.analysis.report import config_value, group_rows, pick, varying_keys
 from pinn_cli.analysis.liveness import STALE
 from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs
 from pinn_cli.cli.watch import watch
@@ -108,7 +107,7 @@ def _writable(folder: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="pinn-analyze", description=__doc__.splitlines()[0])
+    ap = argument_parser("pinn-analyze", __doc__.splitlines()[0])
     ap.add_argument("--version", action="version", version=version_line("pinn-analyze"))
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, help="folder for the comparison (and for each run's "
@@ -238,9 +237,28 @@ def _check_by(done, by) -> None:
                             f"{', '.join(known)}")
 
 
+def _check_metrics(done, metrics) -> None:
+    """Refuse a --metric path where no run's summary holds a number (PinnError, one line naming
+    a few that do)."""
+    def numbers(node, path=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from numbers(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            yield path
+    for path in metrics:
+        if all(not isinstance(pick(s, path), (int, float)) or isinstance(pick(s, path), bool)
+               for _, s in done):
+            known = list(dict.fromkeys(p for _, s in done for p in numbers(s)
+                                       if p.startswith(("final.", "phases.")) and ".series." not in p))
+            raise PinnError(f"--metric {path} is not allowed: no run's summary holds a number there; "
+                            f"numbers: {', '.join(known[:12])}, ...")
+
+
 def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> None:
     if by is not None:
         _check_by(done, by)
+    _check_metrics(done, metrics)
     claim(out, COMPARISON_OUTPUTS)
     summaries = [s for _, s in done]
     rows = comparison_rows(summaries)

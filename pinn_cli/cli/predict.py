@@ -17,11 +17,10 @@ not fit, a plugin that cannot be built), one line on stderr.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from pinn_cli.cli import version_line
+from pinn_cli.cli import argument_parser, version_line
 
 
 def read_points(path: Path, axes: tuple[str, ...]):
@@ -78,7 +77,7 @@ def refused_output(output: Path, run: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="pinn-predict", description=__doc__.splitlines()[0])
+    ap = argument_parser("pinn-predict", __doc__.splitlines()[0])
     ap.add_argument("--version", action="version", version=version_line("pinn-predict"))
     ap.add_argument("run", type=Path, help="a run folder (or one of its checkpoints/*.pt)")
     ap.add_argument("points", type=Path, help="CSV/text (header naming the axes), .npz, .mat, .h5")
