@@ -62,6 +62,7 @@ BAD = [
     (["-m", "seed=0,1", "optimizer.lr=1e-3,-2"], "optimizer.lr=-2", "> 0"),
     (["+study=optimizers"], "+study=optimizers is a sweep", "run it with -m"),
     (["pde.loss_weights={res:0,ic:0,bc:0}"], "pde.loss_weights", "at least one weight > 0"),
+    (["sampling=rad", "sampling.pool_factor=0.5"], "sampling.pool_factor=0.5", ">= 1"),
 ]
 
 

@@ -16,10 +16,14 @@ The pool is ``pool_factor`` times the current points (at least ``add``), evaluat
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from pinn_cli.sampling.base import Sampler
-from pinn_cli.schema import Count, NonNeg, Positive
+from pinn_cli.schema import Count, NonNeg, Range
+
+PoolFactor = Annotated[float, Range(1, None)]   # candidates per point drawn: the pool holds them all
 
 
 def density(r: torch.Tensor, k: float, c: float) -> torch.Tensor:
@@ -39,7 +43,7 @@ def draw_from(pool: torch.Tensor, p: torch.Tensor, n: int, generator: torch.Gene
 
 
 class _Adaptive(Sampler):
-    def __init__(self, every: Count, k: NonNeg, c: NonNeg, pool_factor: Positive):
+    def __init__(self, every: Count, k: NonNeg, c: NonNeg, pool_factor: PoolFactor):
         super().__init__(every)
         self.k, self.c, self.pool_factor = float(k), float(c), float(pool_factor)
 
@@ -56,7 +60,7 @@ class RAD(_Adaptive):
     """
 
     def __init__(self, every: Count = 1000, k: NonNeg = 1.0, c: NonNeg = 1.0,
-                 pool_factor: Positive = 4.0):
+                 pool_factor: PoolFactor = 4.0):
         super().__init__(every, k, c, pool_factor)
 
     def resample(self, step, points, draw, residual, rng):
@@ -76,7 +80,7 @@ class RARD(_Adaptive):
     grows = True
 
     def __init__(self, every: Count = 1000, add: Count = 256, k: NonNeg = 2.0, c: NonNeg = 0.0,
-                 pool_factor: Positive = 10.0):
+                 pool_factor: PoolFactor = 10.0):
         super().__init__(every, k, c, pool_factor)
         self.add = int(add)
 
