@@ -46,9 +46,13 @@ class Causal(Weighting):
         self.w: torch.Tensor | None = None          # (M,) slab weights
 
     def check(self, problem):
-        if self.time_axis is None or not 0 <= self.time_axis < problem.in_dim:
+        if problem.time_axis is None:
             raise ConfigError("weighting", "causal", f"a problem with a time axis (this one's "
                               f"axes are {', '.join(problem.axes)}, none of them time)")
+        if self.time_axis != problem.time_axis:
+            raise ConfigError("weighting.time_axis", self.time_axis, f"null or "
+                              f"{problem.time_axis}: the problem's time axis is column "
+                              f"{problem.time_axis} of ({', '.join(problem.axes)})")
         n = problem.terms["res"]
         if self.slabs > n:
             raise ConfigError("weighting.slabs", self.slabs, f"an integer <= the {n} interior points")
