@@ -257,3 +257,15 @@ def test_a_grid_over_a_channel_with_a_step_sees_its_area():
     assert (STEP.contains(x) == ~dangling).all()
     b = STEP.boundary(400, np.random.default_rng(0))
     assert STEP.on_boundary(b.points).all() and set(b.parts) == {"inlet", "outlet", "wall", "step"}
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+def test_a_number_of_points_is_an_integer_at_least_zero(name):
+    """interior(-1) gave an empty array, silently; 0 gives (0, d), as many as asked."""
+    dom, rng = DOMAINS[name](), np.random.default_rng(0)
+    assert dom.interior(0, rng).shape == (0, dom.dim)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="the number of points must be an integer >= 0"):
+            dom.interior(bad, rng)
+        with pytest.raises(ValueError, match="the number of points must be an integer >= 0"):
+            dom.boundary(bad, rng)

@@ -136,6 +136,10 @@ class Domain(ABC):
     # ---- sampling ----------------------------------------------------------------------------
     def interior(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n points uniformly in the domain, (n, d)."""
+        return self._interior(_count(n, "interior"), rng)
+
+    def _interior(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """What :meth:`interior` draws (n checked): by default, rejection from :meth:`_draw`."""
         return _take(n, lambda m: self._draw(m, rng), lambda x: self.sdf(x) < 0, "interior")
 
     def _draw(self, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -146,6 +150,7 @@ class Domain(ABC):
     def boundary(self, n: int, rng: np.random.Generator, part: str | list | tuple | None = None
                  ) -> BoundarySample:
         """n points uniformly (by length/area) on the boundary, or on the named part(s)."""
+        n = _count(n, "boundary")
         pieces = self.pieces()
         if part is not None:
             wanted = {part} if isinstance(part, str) else set(part)
@@ -208,8 +213,17 @@ def box_bounds(bounds) -> np.ndarray:
 def latin_box(bounds: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
     """m points of a Latin hypercube in the box ``bounds`` (d, 2), (m, d): exactly the points
     :meth:`pinn_cli.pdes.base.PDE.latin_hypercube` draws from the same generator."""
+    if m == 0:
+        return np.empty((0, len(bounds)))
     unit = qmc.LatinHypercube(d=len(bounds), seed=rng).random(m)                # (m, d) in [0, 1)
     return qmc.scale(unit, bounds[:, 0], bounds[:, 1])
+
+
+def _count(n, what: str) -> int:
+    """A number of points to draw: an integer >= 0 (ValueError, one line, otherwise)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{what}: the number of points must be an integer >= 0, got {n!r}")
+    return int(n)
 
 
 def _take(n: int, draw, accept, what: str) -> np.ndarray:

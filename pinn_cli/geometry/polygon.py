@@ -100,7 +100,7 @@ class Polygon(Domain):
         r[fold] = 1.0 - r[fold]
         return a[k] + r[:, :1] * (b[k] - a[k]) + r[:, 1:] * (c[k] - a[k])
 
-    def interior(self, n, rng):
+    def _interior(self, n, rng):
         return self._draw(n, rng)
 
 

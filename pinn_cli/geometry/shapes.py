@@ -79,7 +79,7 @@ class Box(Domain):
     def _draw(self, m, rng):
         return latin_box(self.bounds, m, rng)
 
-    def interior(self, n, rng):
+    def _interior(self, n, rng):
         return self._draw(n, rng)
 
 
@@ -125,7 +125,7 @@ class Ball(Domain):
         r = self.radius * rng.random(m) ** (1.0 / self.dim)                         # (m,)
         return self.center + r[:, None] * g
 
-    def interior(self, n, rng):
+    def _interior(self, n, rng):
         return self._draw(n, rng)
 
 

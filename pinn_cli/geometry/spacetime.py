@@ -51,12 +51,12 @@ class SpaceTime(Domain):
             return Piece(p.part, p.size * (self.t1 - self.t0), draw, keep, p.flip)
         return [lift(p) for p in self.space.pieces()]
 
-    def interior(self, n, rng):
+    def _interior(self, n, rng):
         x = self.space.interior(n, rng)                                             # (n, d)
         t = self.t0 + (self.t1 - self.t0) * rng.random(n)                           # (n,)
         return np.column_stack([t, x])
 
     def initial(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n points (t0, x), x uniform in the spatial domain: (n, d + 1)."""
-        x = self.space.interior(n, rng)
+        x = self.space.interior(n, rng)                       # n checked there
         return np.column_stack([np.full(n, self.t0), x])
