@@ -232,3 +232,20 @@ def test_an_unknown_metric_or_a_bad_argument_is_one_line(real_run, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.splitlines() == [
         "pinn-analyze: error: argument --hold: invalid float value: 'abc' (--help lists the arguments)"]
+
+
+def test_a_report_the_user_edited_is_never_overwritten(real_run, tmp_path, capsys):
+    """pinn-analyze writes report.md; the user annotates it; the next analysis refuses in one
+    line and keeps the edit (it overwrote it before); untouched outputs are rewritten."""
+    sweep = tmp_path / "sweep"
+    for i in range(2):
+        shutil.copytree(real_run, sweep / f"{i}_seed={i}", ignore=shutil.ignore_patterns("analysis"))
+    assert main([str(sweep), "--no-figures"]) == 0
+    assert main([str(sweep), "--no-figures"]) == 0                     # untouched: rewritten
+    report = sweep / "analysis" / "report.md"
+    report.write_text(report.read_text() + "\nMy notes on these runs.\n")
+    capsys.readouterr()
+    assert main([str(sweep), "--no-figures"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "report.md was changed since pinn-analyze wrote it" in err
+    assert report.read_text().endswith("My notes on these runs.\n")

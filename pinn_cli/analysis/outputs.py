@@ -6,9 +6,14 @@ Before writing ``NAME`` into a folder it checks that the folder is new, or marke
 write (``--out`` pointed at a user's own folder holding their ``comparison.csv``) is refused in
 one line, and nothing is written. Folders written before the mark existed are recognised by the
 JSON pinn-analyze writes into each (``summary.json``, ``comparison.json``).
+
+The mark also holds the SHA-256 of each file pinn-analyze wrote (:func:`seal`): a file changed
+since (a ``report.md`` the user annotated) is not overwritten by the next analysis, which is
+refused in one line with nothing written (marks from before hold no hashes: as before).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -36,9 +41,36 @@ def claim(folder: Path, names) -> Path:
         if taken:
             raise OutputRefused(f"{folder} holds {', '.join(taken)}, not written by pinn-analyze: "
                                 "nothing was written; choose another folder (--out)")
+    written = _hashes(folder)
+    edited = sorted(n for n in names if n in written and (folder / n).is_file()
+                    and _sha(folder / n) != written[n])
+    if edited:
+        raise OutputRefused(f"{folder / edited[0]} was changed since pinn-analyze wrote it: kept, "
+                            "and nothing was written (move it away, or choose another folder: --out)")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARK).touch()
     return folder
+
+
+def seal(folder: Path, names) -> None:
+    """Record in the mark the hash of each of ``names`` now in ``folder`` (what pinn-analyze
+    just wrote), so that a later change to one of them is seen."""
+    folder = Path(folder)
+    written = _hashes(folder)
+    written.update({n: _sha(folder / n) for n in names if (folder / n).is_file()})
+    (folder / MARK).write_text(json.dumps(written, indent=0, sort_keys=True))
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    try:
+        data = json.loads((folder / MARK).read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _legacy(folder: Path) -> bool:

@@ -32,7 +32,7 @@ from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, gr
                                        phase_series_rows, ratio_text, ratios)
 from pinn_cli.analysis.report import config_value, group_rows, pick, varying_keys
 from pinn_cli.analysis.liveness import STALE
-from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs
+from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs, seal
 from pinn_cli.cli.watch import watch
 from pinn_cli.run_folder import RunFolder
 from pinn_cli.phases.offline import PhaseParams
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                     summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "summary.json").write_text(json.dumps(summary, indent=2))
+                seal(out, run_outputs(run))
             except RunFileError as e:
                 failures += _error(str(e), 1)
                 continue
@@ -285,6 +286,7 @@ def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> No
         from pinn_cli.analysis.plots import group_figures, overlay_figure
         overlay_figure(done, out, params)
         group_figures(grouped, by, out, params)
+    seal(out, COMPARISON_OUTPUTS)
     console.print(f"comparison and report (report.md, report.csv) written to {out}", highlight=False)
 
 
