@@ -63,6 +63,8 @@ BAD = [
     (["+study=optimizers"], "+study=optimizers is a sweep", "run it with -m"),
     (["pde.loss_weights={res:0,ic:0,bc:0}"], "pde.loss_weights", "at least one weight > 0"),
     (["sampling=rad", "sampling.pool_factor=0.5"], "sampling.pool_factor=0.5", ">= 1"),
+    (["pde=helmholtz_smooth", "pde.reference={n: 5, q: 3}"], "pde.reference.q is not a key of pde.reference",
+     "to replace it whole: '~pde.reference' '+pde.reference={n:5,q:3}'"),
     (["weighting=causal", "weighting.time_axis=1"], "weighting.time_axis=1", "null or 0: the problem's time axis is column 0 of (t, x)"),
     (["weighting=causal", "weighting.time_axis=5"], "weighting.time_axis=5", "null or 0"),
     (["pde=helmholtz_smooth", "weighting=causal", "weighting.time_axis=0"], "weighting='causal'", "a problem with a time axis"),

@@ -351,6 +351,12 @@ def _composition_message(e: Exception, overrides: list[str]) -> str:
     m = re.search(r"Could not override '([^']+)'", text)
     if m and "not in struct" in f"{text} {e.__cause__}":
         given = next((o for o in overrides if o.split("=")[0].lstrip("+~") == m.group(1)), m.group(1))
+        full = re.search(r"full_key: (\S+)", str(e.__cause__ or ""))
+        if full and full.group(1) != m.group(1):       # a mapping given a key it does not have
+            key = m.group(1)
+            return (f"{given} is not allowed: {full.group(1)} is not a key of {key} (a mapping "
+                    f"given on the command line merges into the YAML's; to replace it whole: "
+                    f"'~{key}' '+{given.lstrip('+~')}')")
         return f"{given} is not allowed: {m.group(1)} is not a key of this config (check the " \
                "spelling; pinn-train --cfg job lists the keys)"
     cause = str(e.__cause__ or "").strip().splitlines()
