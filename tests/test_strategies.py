@@ -96,6 +96,8 @@ def test_rba_weights_follow_their_points_to_the_nearest_new_one(make_cfg, tmp_pa
     (["pde=helmholtz_smooth", "strategy=time_marching"], "time axis"),
     ([*SMALL_AC, "strategy=time_marching", "+strategy.time_axis=2"], "strategy.time_axis=2"),
     ([*SMALL_AC, "strategy=time_marching", "strategy.windows=3", "strategy.steps=[5]"], "strategy.steps"),
+    ([*SMALL_AC, "strategy=time_marching", "strategy.windows=1000", "iterations=5"],
+     "iterations=5 is not allowed: expected at least one step per stage: the strategy has 1000 stages"),
 ])
 def test_moving_points_that_cannot_work_are_refused_before_training(make_cfg, tmp_path, keys, key):
     with pytest.raises(ConfigError, match=key.replace("(", r"\(").replace("[", r"\[")):

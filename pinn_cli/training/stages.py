@@ -42,7 +42,11 @@ class Stager:
         self.stages = strategy.stages(iterations)
         starts = [s.start for s in self.stages]
         if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])):
-            raise ConfigError("strategy.steps", starts[1:], "stage lengths >= 1")
+            given = getattr(strategy, "steps", None)
+            if given:
+                raise ConfigError("strategy.steps", list(given), "stage lengths >= 1")
+            raise ConfigError("iterations", iterations, f"at least one step per stage: the "
+                              f"strategy has {len(starts)} stages")
         late = [s.name for s in self.stages if s.start >= iterations]
         if late:                        # a run cut short, to be continued with more iterations
             log.warning("stages %s start after the run's %d iterations", ", ".join(late), iterations)
