@@ -126,7 +126,7 @@ def test_bad_data_is_one_line_naming_the_file(tmp_path):
             load_reference(spec_, ("x", "y"), base=tmp_path)
         assert "\n" not in str(e.value)
     (tmp_path / "nan.txt").write_text("x y u\n0 0 1\n1 1 nan\n")
-    with pytest.raises(ValueError, match="nan.txt: u holds NaN or inf.*row 1"):
+    with pytest.raises(ValueError, match="nan.txt: u holds NaN or inf.*at data row 2,"):
         load_reference({"file": "nan.txt", **spec}, ("x", "y"), base=tmp_path)
     (tmp_path / "ragged.txt").write_text("% x y u\n0 0 1\n1 1\n")
     with pytest.raises(ValueError, match="ragged.txt, line 3: 2 numbers"):

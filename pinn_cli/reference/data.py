@@ -167,4 +167,6 @@ def _finite(path, arrays: dict) -> None:
     for k, v in arrays.items():
         bad = np.flatnonzero(~np.isfinite(v))
         if len(bad):
-            raise ValueError(f"{path.name}: {k} holds NaN or inf ({len(bad)} values, first at row {bad[0]})")
+            where = (f"data row {bad[0] + 1}, counting from 1 after any header" if np.ndim(v) == 1
+                     else f"index {tuple(int(i) for i in np.unravel_index(bad[0], np.shape(v)))}")
+            raise ValueError(f"{path.name}: {k} holds NaN or inf ({len(bad)} values, the first at {where})")
