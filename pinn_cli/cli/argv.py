@@ -179,6 +179,7 @@ def check_argv(argv: list[str]) -> Output | None:
     search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
     overrides = list(args.overrides)
     parsed = _parse(overrides)
+    _check_options(parsed, args.config_dir)       # before a study's file is composed
     study = next((o for o in parsed if o.key_or_group.lstrip("+") == "study"), None)
     if study is not None and not args.multirun:
         name = _texts(study)[0]
@@ -187,16 +188,12 @@ def check_argv(argv: list[str]) -> Output | None:
     if args.multirun:
         overrides = with_sweeper_params(parsed, overrides, search)
         parsed = _parse(overrides)
+        _check_options(parsed, args.config_dir)
     structural, values = [], []
     for o in parsed:
         key = o.key_or_group
         if key == "hydra/launcher" and any("slurm" in str(v) for v in _values(o)) and args.multirun:
             check_slurm()
-        if key.lstrip("+").split("/")[0] in SELECTABLE:
-            allowed = options(key.lstrip("+"), args.config_dir)
-            for v in _values(o):
-                if v not in allowed:
-                    raise PinnError(f"{key}={v} is not an option: choose one of {', '.join(allowed)}")
         if _structural(o):
             structural.append([f"{o.get_key_element()}={t}" for t in _texts(o)])
         else:
@@ -217,6 +214,17 @@ def check_argv(argv: list[str]) -> Output | None:
         for assignment in itertools.product(*values):
             _check_values(base, assignment)
     return output
+
+
+def _check_options(parsed, config_dir) -> None:
+    """Every option chosen for a config group (pde=..., +study=...) exists (one line listing them)."""
+    for o in parsed:
+        key = o.key_or_group
+        if key.lstrip("+").split("/")[0] in SELECTABLE:
+            allowed = options(key.lstrip("+"), config_dir)
+            for v in _values(o):
+                if v not in allowed:
+                    raise PinnError(f"{key}={v} is not an option: choose one of {', '.join(allowed)}")
 
 
 def in_job_order(argv: list[str], out: Output) -> list[str]:

@@ -8,6 +8,7 @@ Reference: the Cole-Hopf solution by quadrature.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -15,6 +16,15 @@ import torch
 from pinn_cli.schema import Count, NonNeg, Positive
 from pinn_cli.pdes.base import PDE, Reference
 from pinn_cli.reference.burgers import solve_burgers
+
+
+class BurgersGrid(TypedDict, total=False):
+    """The reference's settings: its output grid (n_x, n_t) and the quadrature points of the
+    Cole-Hopf integral (n_quad)."""
+
+    n_x: Count
+    n_t: Count
+    n_quad: Count
 
 
 class Burgers(PDE):
@@ -32,7 +42,7 @@ class Burgers(PDE):
     def __init__(self, nu: Positive = 0.01 / math.pi, n_collocation: Count = 10000,
                  n_initial: Count = 256, n_boundary: Count = 128,
                  loss_weights: dict[str, NonNeg] | None = None,
-                 reference: dict[str, Count] | None = None):
+                 reference: BurgersGrid | None = None):
         self.nu = float(nu)
         self.bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
         self.n_collocation, self.n_initial, self.n_boundary = n_collocation, n_initial, n_boundary

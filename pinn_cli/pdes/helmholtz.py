@@ -7,11 +7,19 @@ The paper uses a1 = a2 = 6, k = 1. Reference: the analytic u on a regular grid.
 """
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import torch
 
 from pinn_cli.schema import Count, NonNeg
 from pinn_cli.pdes.base import PDE, Reference
+
+
+class HelmholtzGrid(TypedDict, total=False):
+    """The reference's settings: points per axis of the evaluation grid."""
+
+    n: Count
 
 
 class Helmholtz(PDE):
@@ -30,7 +38,7 @@ class Helmholtz(PDE):
     def __init__(self, a1: float = 6.0, a2: float = 6.0, k: float = 1.0,
                  n_collocation: Count = 25600, n_boundary: Count = 100,
                  loss_weights: dict[str, NonNeg] | None = None,
-                 reference: dict[str, Count] | None = None):
+                 reference: HelmholtzGrid | None = None):
         self.a1, self.a2, self.k = float(a1), float(a2), float(k)
         self.bounds = np.array([[-1.0, 1.0], [-1.0, 1.0]])
         self.n_collocation, self.n_boundary = n_collocation, n_boundary
