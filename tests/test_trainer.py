@@ -155,3 +155,18 @@ def test_a_step_that_raises_ends_the_run_as_failed_with_its_traceback_kept(make_
     assert summary["error"].startswith("the training step raised RuntimeError")
     assert "\n" not in summary["error"] and (tmp_path / "traceback.txt").read_text().startswith("Traceback")
     assert read_attrs(tmp_path / "run.h5")["status"] == "failed"
+
+
+def test_a_ctrl_c_after_the_last_step_is_not_lost(make_cfg, tmp_path, monkeypatch):
+    """Ctrl-C while the last step's records are written: the run is done (its files complete),
+    and the summary says it was interrupted, so that a sweep stops there (it went on before)."""
+    from pinn_cli.training.trainer import Trainer
+    tr = Trainer(make_cfg("iterations=3", "diagnostics=off"), tmp_path)
+    finish = tr._finish
+
+    def interrupted_finish(*args):
+        os.kill(os.getpid(), signal.SIGINT)             # noted by StopSignals, not raised
+        return finish(*args)
+    monkeypatch.setattr(tr, "_finish", interrupted_finish)
+    summary = tr.run()
+    assert summary["status"] == "done" and summary["interrupted"] is True

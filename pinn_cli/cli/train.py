@@ -100,6 +100,8 @@ def _job(cfg, run_dir: str, sweep: bool) -> float:
                  + f", joint {summary['joint_rel_l2']:.3e}") if "joint_rel_l2" in summary else ""
         log.info("done: rel_l2 (%s) %.3e after %d steps%s%s; results in %s", summary["headline"],
                  summary["final_rel_l2"], summary["steps"], best, every, run_dir)
+        if summary.get("interrupted") and sweep and os.getpid() == _LAUNCHER[0]:
+            raise SystemExit(EXIT_CODES["interrupted"])  # Ctrl-C during its last step: the sweep stops
         return score(RunFolder(run_dir).run_file, cfg.score, cfg.score_target)
     log.info("%s after %d steps; results in %s", summary["status"], summary["steps"], run_dir)
     stopped = summary["status"] in ("interrupted", "preempted") and os.getpid() == _LAUNCHER[0]

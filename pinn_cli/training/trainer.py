@@ -128,6 +128,8 @@ class Trainer:
         finally:
             self.threads.close()
         stop.forward()                 # a scheduler's signal goes on to its handler (requeue)
+        if stop.interrupted and summary["status"] == "done":
+            summary["interrupted"] = True  # Ctrl-C after the last step: the run is done, a sweep stops
         return summary
 
     def _run(self, stop: StopSignals) -> dict:
