@@ -7,7 +7,7 @@
     checkpoints/best.pt     the network with the lowest headline error (:mod:`pinn_cli.training.best`)
     .hydra/                 Hydra's record of the command: config.yaml, overrides.yaml, hydra.yaml
     error.txt               why a sweep's job stopped before or during training (one line)
-    traceback.txt           a probe's or plugin's traceback, when it raised
+    traceback.txt           the traceback of a probe or a training step that raised
     .pinn.lock              the claim a live command holds on the folder (:mod:`pinn_cli.cli.claim`)
     analysis/               what pinn-analyze writes for this run
 
@@ -134,13 +134,20 @@ NESTED_TARGETS = {"embedding": "pinn_cli.models.options.EmbeddingOptions",
 def migrate_model(node: dict) -> dict:
     """A model node of an older run (flat ``features``, ``rwf``, ...) as a nested one; any other
     node unchanged."""
-    if not any(k in node and not isinstance(node[k], dict) for k in ("features", "rwf", "sigma")):
+    if not any(node.get(k) is not None and not isinstance(node[k], dict)
+               for k in ("features", "rwf", "sigma")):
         return node
     out = {k: v for k, v in node.items() if k not in FLAT_MODEL_KEYS}
     for flat, (nested, key) in FLAT_MODEL_KEYS.items():
         if flat in node:
             out.setdefault(nested, {"_target_": NESTED_TARGETS[nested]})[key] = node[flat]
     return out
+
+
+def migrated(config_yaml: str) -> dict:
+    """:func:`migrate` of a run's resolved config as its YAML text (a checkpoint's ``config``)."""
+    from omegaconf import OmegaConf
+    return migrate(OmegaConf.to_container(OmegaConf.create(config_yaml)))
 
 
 def migrate(config: dict) -> dict:

@@ -33,7 +33,7 @@ from omegaconf import OmegaConf
 from pinn_cli.errors import PinnError
 from pinn_cli.training.checkpoint import read as read_checkpoint
 from pinn_cli.plugins import check_targets, importable, recorded_runtime, run_folders
-from pinn_cli.run_folder import CHECKPOINTS, RunFolder, migrate
+from pinn_cli.run_folder import CHECKPOINTS, RunFolder, migrated
 from pinn_cli.training.validate import DTYPES, resolve_device
 
 
@@ -126,7 +126,7 @@ def load(run, checkpoint: Literal["last", "best"] = "last", device: str = "cpu",
             raise PinnError(f"checkpoint={checkpoint!r} is not allowed: expected last or best")
         path = RunFolder(path).checkpoint(checkpoint)
     state = _read(path)
-    cfg = OmegaConf.create(migrate(OmegaConf.to_container(OmegaConf.create(state["config"]))))
+    cfg = OmegaConf.create(migrated(state["config"]))
     folder = RunFolder.of_checkpoint(path).path
     check_targets(OmegaConf.to_container(cfg), run_folders(folder), str(path))
     dt = DTYPES.get(dtype or cfg.get("dtype", "float32"))

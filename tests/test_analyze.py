@@ -249,3 +249,18 @@ def test_a_report_the_user_edited_is_never_overwritten(real_run, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "report.md was changed since pinn-analyze wrote it" in err
     assert report.read_text().endswith("My notes on these runs.\n")
+
+
+def test_an_analysis_stopped_midway_does_not_lock_its_folder(tmp_path):
+    """What pinn-analyze wrote before it stopped (a figure that failed, Ctrl-C) is sealed as its
+    own: the next analysis rewrites it, it is not taken for the user's edit."""
+    from pinn_cli.analysis.outputs import OutputRefused, claim, writing
+    names = ["report.md", "summary.json"]
+    with pytest.raises(KeyboardInterrupt):
+        with writing(tmp_path, names) as out:
+            (out / "report.md").write_text("half")
+            raise KeyboardInterrupt
+    assert claim(tmp_path, names) == tmp_path
+    (tmp_path / "report.md").write_text("half, and my notes")
+    with pytest.raises(OutputRefused, match="report.md was changed since pinn-analyze wrote it"):
+        claim(tmp_path, names)

@@ -320,5 +320,15 @@ def test_a_reference_observable_the_pde_does_not_compute_is_refused_before_train
     with pytest.raises(ConfigError, match=r"pde.reference.values='u' is not allowed: expected an "
                                           r"observable Plate computes \(T\)"):
         check_observables(Plate(), field, {"u": ones}, points, "Plate")
-    with pytest.raises(PinnError, match="pde: Plate failed: ValueError: its reference 'T' is zero everywhere"):
-        check_observables(Plate(), field, {"T": 0 * ones}, points, "Plate")
+    for values, why in (({"T": 0 * ones}, "is zero everywhere"), ({"T": ones / 0 * 0}, "holds NaN or inf"),
+                        ({"T": ones[:0]}, "holds no values")):
+        with pytest.raises(PinnError, match=f"pde: Plate failed: ValueError: its reference 'T' {why}"):
+            check_observables(Plate(), field, values, points, "Plate")
+
+
+def test_a_one_axis_grid_reads_as_it_is(tmp_path):
+    x = np.linspace(0, 1, 5)
+    np.savez(tmp_path / "line.npz", x=x, u=np.sin(x))
+    ref = load_reference({"file": "line.npz", "axes": {"x": "x"}, "values": {"u": "u"}, "grid": True},
+                         ("x",), base=tmp_path)
+    np.testing.assert_array_equal(ref.values["u"], np.sin(x))

@@ -49,6 +49,8 @@ def test_an_older_config_is_migrated_once_for_every_reader():
                                          "features": 0, "sigma": 1.0}
     assert new["model"]["rwf"] == {"_target_": "pinn_cli.models.options.RWFOptions", "enabled": False}
     assert migrate(new) == new
+    today = {"_target_": "pinn_cli.models.mlp.MLP", "depth": 2, "rwf": None, "embedding": None}
+    assert migrate({"model": today})["model"] == today        # no factorization: not a flat key
 
 
 def test_a_resume_may_differ_in_recording_probes_but_not_in_those_that_shape_the_steps():
@@ -63,6 +65,7 @@ def test_a_resume_may_differ_in_recording_probes_but_not_in_those_that_shape_the
 
     old = yaml({"metrics": True, "snr": snr})
     check_resumable(old, yaml({"metrics": True, "snr": snr, "field_map": field_map}))
+    check_resumable(old, yaml({"metrics": True, "snr": {**snr, "at": None, "live": True}}))
     check_resumable(yaml({"metrics": True, "snr": snr, "field_map": field_map}), old)
     for changed in ({"metrics": True, "snr": {**snr, "batches": 8}},
                     {"metrics": True, "snr": {**snr, "on_total_diffusion": "stop"}},

@@ -152,7 +152,7 @@ def test_a_step_that_raises_ends_the_run_as_failed_with_its_traceback_kept(make_
     from pinn_cli.runfile import read_attrs
     summary = run(make_cfg("optimizer.lr=1e300", "iterations=5", "diagnostics=off"), tmp_path)
     assert summary["status"] == "failed" and "OverflowError" not in summary["error"]
-    assert summary["error"].startswith("the training step raised RuntimeError")
+    assert summary["error"].startswith("training raised RuntimeError")
     assert "\n" not in summary["error"] and (tmp_path / "traceback.txt").read_text().startswith("Traceback")
     assert read_attrs(tmp_path / "run.h5")["status"] == "failed"
 

@@ -13,6 +13,7 @@ refused in one line with nothing written (marks from before hold no hashes: as b
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -50,6 +51,18 @@ def claim(folder: Path, names) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARK).touch()
     return folder
+
+
+@contextlib.contextmanager
+def writing(folder: Path, names):
+    """:func:`claim` the folder for ``names``, then :func:`seal` what was written, also when
+    the writing stops midway (a figure that fails, Ctrl-C): what pinn-analyze wrote is its own."""
+    folder = claim(folder, names)
+    try:
+        yield folder
+    finally:
+        with contextlib.suppress(OSError):
+            seal(folder, names)
 
 
 def seal(folder: Path, names) -> None:

@@ -209,8 +209,9 @@ def overlay_figure(runs_and_summaries, out: Path, params: PhaseParams | None = N
     return _save(fig, out / "overlay.png")
 
 
-# the kinds of group drawn by a figure of their own above (any other: series_figure)
-KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy", "field_map")
+# the kinds of group drawn by a figure of their own above, the first group of each kind (a second
+# group of such a kind, and any other group: series_figure; field maps: field_figures, every one)
+KNOWN = ("metrics", "snr", "residual", "residual_map", "entropy")
 
 
 def probe_figure(run, group: str):
@@ -263,8 +264,9 @@ def series_figure(run, group: str, summary: dict, out: Path):
 def run_figures(run, summary: dict, out: Path, params: PhaseParams | None = None) -> list[Path]:
     figs = [snr_figure(run, summary, out, params), residual_maps_figure(run, summary, out),
             entropy_figure(run, summary, out), adam_figure(run, summary, out)]
+    drawn = {run.group(kind) for kind in KNOWN}
     figs += [series_figure(run, g, summary, out) for g in run.series
-             if run.kind(g) not in KNOWN and run.has(g)]
+             if run.has(g) and g not in drawn and run.kind(g) != "field_map"]
     figs += field_figures(run, summary, out)
     return [f for f in figs if f is not None]
 

@@ -32,7 +32,7 @@ from pinn_cli.analysis.compare import (PHASE_SERIES_COLUMNS, comparison_rows, gr
                                        phase_series_rows, ratio_text, ratios)
 from pinn_cli.analysis.report import config_value, group_rows, pick, varying_keys
 from pinn_cli.analysis.liveness import STALE
-from pinn_cli.analysis.outputs import OutputRefused, claim, run_outputs, seal
+from pinn_cli.analysis.outputs import OutputRefused, run_outputs, writing
 from pinn_cli.cli.watch import watch
 from pinn_cli.run_folder import RunFolder
 from pinn_cli.phases.offline import PhaseParams
@@ -165,13 +165,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run = read_run(f)
                 summary = analyze_run(run, params)
-                out = claim(_analysis_dir(f, args.out), run_outputs(run))
-                if run_figures_too:
-                    from pinn_cli.analysis.plots import run_figures
-                    summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
-                out.mkdir(parents=True, exist_ok=True)
-                (out / "summary.json").write_text(json.dumps(summary, indent=2))
-                seal(out, run_outputs(run))
+                with writing(_analysis_dir(f, args.out), run_outputs(run)) as out:
+                    if run_figures_too:
+                        from pinn_cli.analysis.plots import run_figures
+                        summary["figures"] = [str(p) for p in run_figures(run, summary, out, params)]
+                    (out / "summary.json").write_text(json.dumps(summary, indent=2))
             except RunFileError as e:
                 failures += _error(str(e), 1)
                 continue
@@ -260,7 +258,12 @@ def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> No
     if by is not None:
         _check_by(done, by)
     _check_metrics(done, metrics)
-    claim(out, COMPARISON_OUTPUTS)
+    with writing(out, COMPARISON_OUTPUTS):
+        _write_comparison(done, out, params, figures, console, by, metrics)
+    console.print(f"comparison and report (report.md, report.csv) written to {out}", highlight=False)
+
+
+def _write_comparison(done, out: Path, params, figures: bool, console, by, metrics) -> None:
     summaries = [s for _, s in done]
     rows = comparison_rows(summaries)
     with open(out / "comparison.csv", "w", newline="") as f:
@@ -286,8 +289,6 @@ def _compare(done, out: Path, params, figures: bool, console, by, metrics) -> No
         from pinn_cli.analysis.plots import group_figures, overlay_figure
         overlay_figure(done, out, params)
         group_figures(grouped, by, out, params)
-    seal(out, COMPARISON_OUTPUTS)
-    console.print(f"comparison and report (report.md, report.csv) written to {out}", highlight=False)
 
 
 def _report_table(rows, by, metrics, full: bool = False) -> Table:

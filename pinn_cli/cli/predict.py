@@ -66,7 +66,8 @@ def refused_output(output: Path, run: Path) -> str | None:
     not write, or a file of the run being read."""
     from pinn_cli.run_folder import RunFolder
     folder = RunFolder.of_checkpoint(run) if run.suffix == ".pt" else RunFolder(run)
-    own = {folder.run_file, folder.last, folder.best}
+    own = {folder.run_file, folder.previous_run_file, folder.stopped_run_file, folder.last,
+           folder.best, folder.error_file, folder.traceback_file, folder.lock}
     target = output.resolve()
     if target in {p.resolve() for p in own} or folder.hydra.resolve() in target.parents:
         return f"-o {output} is not allowed: it is a file of the run {folder.path} being read"
@@ -123,17 +124,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pinn-predict: error: {msg}", file=sys.stderr)
         return 2
     table = np.column_stack([np.asarray(v, dtype=float) for v in cols.values()])   # (N, C)
-    # the shortest text that reads back as the same double (float32 values: exactly)
-    text = ",".join(cols) + "\n" + "".join(",".join(map(repr, row)) + "\n" for row in table.tolist())
     try:
-        if args.output is None:
-            sys.stdout.write(text)
-        elif args.output.suffix.lower() == ".npz":
+        if args.output is not None and args.output.suffix.lower() == ".npz":
             with open(args.output, "wb" if args.force else "xb") as f:
-                np.savez(f, **{k: np.asarray(v, dtype=float) for k, v in cols.items()})
+                np.savez(f, **{k: table[:, j] for j, k in enumerate(cols)})
         else:
-            with open(args.output, "w" if args.force else "x") as f:
-                f.write(text)
+            # the shortest text that reads back as the same double (float32 values: exactly)
+            text = ",".join(cols) + "\n" + "".join(",".join(map(repr, row)) + "\n"
+                                                   for row in table.tolist())
+            if args.output is None:
+                sys.stdout.write(text)
+            else:
+                with open(args.output, "w" if args.force else "x") as f:
+                    f.write(text)
     except FileExistsError:
         print(f"pinn-predict: error: {args.output} appeared meanwhile; nothing was written",
               file=sys.stderr)

@@ -156,6 +156,7 @@ class Intersection(_Pair):
 
 class Difference(_Pair):
     flips_b = True
+
     @property
     def bbox(self):
         return self.a.bbox
@@ -166,7 +167,6 @@ class Difference(_Pair):
     def _normal(self, x):
         first = (self.a.sdf(x) >= -self.b.sdf(x))[:, None]
         return np.where(first, self.a._normal(x), -self.b._normal(x))
-
 
     def _draw(self, m, rng):
         return self.a.interior(m, rng)

@@ -141,6 +141,8 @@ def _grid(table, path, axes, given, values, layout=None) -> Reference:
 def _on_grid(a: np.ndarray, shape: tuple, path, name, axes) -> np.ndarray:
     """``a`` in the axes' order: as it is, or transposed, when exactly one order of its
     dimensions gives the grid's shape (two axes of one length: ``layout`` decides)."""
+    if a.ndim == len(shape) == 1 and a.shape == shape:
+        return a
     if a.size == int(np.prod(shape)) and a.ndim == 1:
         raise ValueError(f"{path.name}: {name!r} is flat ({a.size} values); a grid's values need "
                          f"their shape {shape}")

@@ -4,13 +4,13 @@ and :func:`pinn_cli.load`.
     build(cfg)          each group instantiated with the problem's context and checked (build.py)
     assemble(cfg)       + the field that differentiates the model, the training points, the loss
                         engine, the optimizer and its schedule, the reference and its evaluator,
-                        the stager (sampling, strategy), the recorder and the probes' view: a Run
+                        the stager (sampling, strategy), the recorder and the probes' view: a Runtime
     assemble(cfg, train=False)
                         only what evaluates a trained network (the PDE, its problem, the model,
                         the field, the chunk): a Network; nothing sampled, no reference computed
 
-A :class:`Run` names everything a checkpoint holds in one place, :meth:`Run.state_dict` and
-:meth:`Run.load_state_dict`: the parameters, the optimizer and schedule, the weighting, the stage
+A :class:`Runtime` names everything a checkpoint holds in one place, :meth:`Runtime.state_dict` and
+:meth:`Runtime.load_state_dict`: the parameters, the optimizer and schedule, the weighting, the stage
 and its points, the derivative engine's state, every random-number state, the best network so far,
 the first loss (for divergence), the step, the wall time and the resolved config.
 """
@@ -63,7 +63,8 @@ def as_tensor(a, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 @dataclass
 class Network:
     """What evaluates a network: its PDE and problem, the model, the field that differentiates
-    it, and the points per evaluation pass."""
+    it, and the points per evaluation pass (``chunk_size``: 0 all at once; the same in training,
+    where the loss engine rounds its own chunks to whole SNR batches, and in pinn_cli.load)."""
 
     pde: object
     problem: Problem
@@ -73,7 +74,7 @@ class Network:
 
 
 @dataclass
-class Run(Network):
+class Runtime(Network):
     """Everything a training run steps, records and checkpoints."""
 
     config_yaml: str
@@ -133,7 +134,7 @@ class Run(Network):
 
 
 def assemble(cfg: DictConfig, device: torch.device, dtype: torch.dtype, *,
-             train: bool = True) -> Run | Network:
+             train: bool = True) -> Runtime | Network:
     """The runtime parts of the run ``cfg`` describes (``train=False``: only its network)."""
     tensor = partial(as_tensor, dtype=dtype, device=device)
     chunk = chunk_size(cfg, device)
@@ -180,7 +181,7 @@ def assemble(cfg: DictConfig, device: torch.device, dtype: torch.dtype, *,
         raise
     except Exception as e:                        # noqa: BLE001 - a solver that gives up
         raise PluginError("pde", f"{target} (its reference)", e) from e
-    evaluator = Evaluator(pde, field, ref, tensor, loss.chunk)
+    evaluator = Evaluator(pde, field, ref, tensor, chunk)      # as pinn_cli.load evaluates
     check_observables(pde, field, evaluator.values, evaluator.points, target)
     stager = Stager(parts.strategy, parts.sampling, pde=pde, problem=parts.problem, field=field,
                     loss=loss, weighting=weighting, seed=cfg.seed, tensor=tensor,
@@ -188,7 +189,7 @@ def assemble(cfg: DictConfig, device: torch.device, dtype: torch.dtype, *,
     view = run_view(problem=parts.problem, pde=pde, model=model, field=field, loss=loss,
                     weighting=weighting, optimizer=optimizer, evaluator=evaluator, device=device,
                     dtype=dtype)
-    return Run(pde=pde, problem=parts.problem, model=model, field=field, chunk=loss.chunk,
+    return Runtime(pde=pde, problem=parts.problem, model=model, field=field, chunk=chunk,
                config_yaml=OmegaConf.to_yaml(cfg, resolve=True), optimizer_spec=parts.optimizer,
                recorder=recorder, weighting=weighting, loss=loss, optimizer=optimizer,
                schedule=schedule, evaluator=evaluator, stager=stager, view=view)

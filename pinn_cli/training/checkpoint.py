@@ -1,6 +1,6 @@
 """Checkpoints: everything needed to continue a run bit for bit on the same device and dtype.
 
-A checkpoint taken after k updates holds what :meth:`pinn_cli.training.assemble.Run.state_dict`
+A checkpoint taken after k updates holds what :meth:`pinn_cli.training.assemble.Runtime.state_dict`
 names (the parameters, the optimizer and schedule, the weighting, every random-number state, the
 wall-clock offset, k, ...). It is
 written beside the run folder's last checkpoint (:class:`pinn_cli.run_folder.RunFolder`) as a
@@ -24,7 +24,7 @@ from pinn_cli.run_folder import RunFolder
 
 
 def save(run_dir, state: dict) -> Path:
-    """Write ``state`` (:meth:`pinn_cli.training.assemble.Run.state_dict`) as the run folder's
+    """Write ``state`` (:meth:`pinn_cli.training.assemble.Runtime.state_dict`) as the run folder's
     last checkpoint, atomically; remove temporary files an earlier kill left."""
     path = RunFolder(run_dir).last
     with contextlib.suppress(OSError):              # left by kills under the old naming

@@ -75,8 +75,9 @@ def check_observables(pde, field, values: dict[str, torch.Tensor], points: torch
     if unknown:
         raise ConfigError("pde.reference.values", unknown[0],
                           f"an observable {type(pde).__name__} computes ({', '.join(computed)})")
-    zero = [k for k, v in values.items() if not bool(v.abs().max() > 0)]
-    if zero:
-        raise PluginError("pde", target, ValueError(
-            f"its reference {zero[0]!r} is zero everywhere, so its relative error is undefined "
-            "(a coefficient that zeroes the solution?)"))
+    for k, v in values.items():
+        why = ("holds no values" if v.numel() == 0 else "holds NaN or inf" if not bool(torch.isfinite(v).all())
+               else "is zero everywhere, so its relative error is undefined (a coefficient that "
+               "zeroes the solution?)" if not bool(v.abs().max() > 0) else None)
+        if why:
+            raise PluginError("pde", target, ValueError(f"its reference {k!r} {why}"))

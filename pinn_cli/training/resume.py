@@ -19,7 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pinn_cli.errors import ConfigError, PinnError
-from pinn_cli.run_folder import RunFolder, migrate
+from pinn_cli.run_folder import RunFolder, migrated
 from pinn_cli.runfile import RunWriter, count_records, read_run
 from pinn_cli.schema import GROUPS
 from pinn_cli.training import checkpoint
@@ -86,7 +86,7 @@ def _check_not_shorter(old, writer: RunWriter, step: int) -> None:
 
 def check_resumable(saved_yaml: str, config_yaml: str, source=None) -> None:
     """The checkpoint's config and this run's agree on every key of :data:`RESUME_KEYS`."""
-    saved = OmegaConf.create(migrate(OmegaConf.to_container(OmegaConf.create(saved_yaml))))
+    saved = OmegaConf.create(migrated(saved_yaml))
     now = OmegaConf.create(config_yaml)
     for key in RESUME_KEYS:
         a, b = OmegaConf.select(saved, key), OmegaConf.select(now, key)
@@ -125,8 +125,11 @@ def _steering(diagnostics) -> dict:
             if "__init__" in vars(klass):
                 for name, p in inspect.signature(klass.__init__).parameters.items():
                     if p.default is not p.empty:
-                        out.setdefault(name, [] if name == "at" and p.default is None else p.default)
-        return {**out, **node}
+                        out.setdefault(name, p.default)
+        merged = {**out, **node}
+        if "at" in merged:                      # as the cadence reads it: null is no steps
+            merged["at"] = sorted(merged["at"] or [])
+        return merged
 
     out = {}
     for key, node in OmegaConf.to_container(diagnostics).items():

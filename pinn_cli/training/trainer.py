@@ -56,7 +56,8 @@ def _positions(model) -> list[int]:
 
 
 def _one_line(e: BaseException) -> str:
-    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e).strip() else ''}".rstrip(": ")
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
 def seed_all(seed: int) -> None:
@@ -188,8 +189,8 @@ class Trainer:
             return self._fail(e, done)
         except Exception as e:                      # noqa: BLE001 - the step itself failed
             reporter.close()
-            return self._fail(PinnError(f"the training step raised {_one_line(e)} (traceback "
-                                        f"in {self._keep_traceback()})"), done)
+            return self._fail(PinnError(f"training raised {_one_line(e)} at step {done} "
+                                        f"(traceback in {self._keep_traceback()})"), done)
         except BaseException:
             reporter.close()
             self._close("failed", steps=done)
