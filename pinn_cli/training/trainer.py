@@ -83,7 +83,8 @@ class Trainer:
         self.device, self.dtype = resolve_device(cfg.device), DTYPES[cfg.dtype]
         seed_all(cfg.seed)
         self.parts = r = assemble(cfg, self.device, self.dtype)
-        # the parts the loop and the phase actions use, by their names
+        # the parts the loop and the phase actions use, by their names; they mutate them (an lr,
+        # a stage), never rebind them: the checkpoint is the Runtime's state_dict
         self.pde, self.problem, self.model, self.field = r.pde, r.problem, r.model, r.field
         self.weighting, self.loss, self.optimizer, self.schedule = r.weighting, r.loss, r.optimizer, r.schedule
         self.optimizer_spec, self.recorder, self.evaluator = r.optimizer_spec, r.recorder, r.evaluator
