@@ -122,36 +122,21 @@ def test_the_assembly_knows_every_group_once():
     assert {f.name for f in dataclasses.fields(Parts)} == set(GROUPS) | {"problem"}
 
 
-def _settable(target: str) -> set[str]:
-    """The keys a node of this _target_ takes: its constructor's parameters, and through
-    ``**kwargs`` its base classes' (a probe's cadence)."""
-    import inspect
-    from hydra.utils import get_object
-    obj, out = get_object(target), set()
-    for cls in (obj.__mro__ if inspect.isclass(obj) else [obj]):
-        fn = cls.__init__ if inspect.isclass(obj) else cls
-        if inspect.isclass(obj) and "__init__" not in vars(cls):
-            continue
-        ps = inspect.signature(fn).parameters
-        out |= {n for n, p in ps.items() if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-        if not any(p.kind == p.VAR_KEYWORD for p in ps.values()):
-            break
-    return out
-
-
 def test_every_shipped_option_lists_every_key_it_takes():
     """A key the documentation names (diagnostics.snr.on_total_diffusion=decay_lr) is set from
     the command line without '+' only if the option's YAML lists it: every _target_ node of every
     shipped option, at any depth, lists every constructor key but the problem's context."""
     import yaml
     from pinn_cli.problem import CONTEXT
+    from pinn_cli.schema import signature_of
     conf = Path(__file__).resolve().parents[1] / "conf"
     missing = []
 
     def walk(node, where):
         if isinstance(node, dict):
             if isinstance(node.get("_target_"), str):
-                missing.extend(f"{where}: {k}" for k in sorted(_settable(node["_target_"]) - set(node) - set(CONTEXT)))
+                keys = set(signature_of(node["_target_"])[1])        # through **kwargs too
+                missing.extend(f"{where}: {k}" for k in sorted(keys - set(node) - set(CONTEXT)))
             for k, v in node.items():
                 walk(v, f"{where}.{k}")
     for f in sorted(conf.glob("*/*.yaml")):

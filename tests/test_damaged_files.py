@@ -79,17 +79,22 @@ def _python(code: str, *args, timeout: float = 120, **kw) -> subprocess.Complete
                           capture_output=True, timeout=timeout, **kw)
 
 
+def _kill_when_it_says(word: str, script: str, *args: str) -> None:
+    """Run ``python -c script args``, SIGKILL it once it prints ``word`` (its first line)."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], env=ENV,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == word
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def killed_run(tmp_path_factory) -> Path:
     """run.h5 of a writer SIGKILLed after 200 metrics records."""
     path = tmp_path_factory.mktemp("killed") / "run.h5"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "200"], env=ENV,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    _kill_when_it_says("ready", WRITER, str(path), "200")
     return path
 
 
@@ -387,13 +392,7 @@ save(2)
 
 
 def test_a_kill_mid_save_keeps_the_last_checkpoint_and_the_next_save_cleans_up(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(tmp_path)], env=ENV,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "writing"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    _kill_when_it_says("writing", KILLED_SAVE, str(tmp_path))
     folder = tmp_path / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["last.pt", "last.pt.tmp"]
     assert checkpoint.load(folder / "last.pt", "cpu")["step"] == 1     # the whole previous one

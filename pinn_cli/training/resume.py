@@ -106,6 +106,7 @@ def _steering(diagnostics) -> dict:
     are the same."""
     from hydra.utils import get_object
     from pinn_cli.diagnostics.base import Probe
+    from pinn_cli.schema import signature_of
 
     def probe_class(node):
         try:
@@ -120,13 +121,9 @@ def _steering(diagnostics) -> dict:
     def with_defaults(cls, node: dict) -> dict:
         """The node with the constructor's defaults for the keys it leaves out (a YAML that
         lists a default since is the same probe)."""
-        out = {}
-        for klass in cls.__mro__:
-            if "__init__" in vars(klass):
-                for name, p in inspect.signature(klass.__init__).parameters.items():
-                    if p.default is not p.empty:
-                        out.setdefault(name, p.default)
-        merged = {**out, **node}
+        defaults = {name: default for name, (_, default) in signature_of(cls)[1].items()
+                    if default is not inspect.Parameter.empty}
+        merged = {**defaults, **node}
         if "at" in merged:                      # as the cadence reads it: null is no steps
             merged["at"] = sorted(merged["at"] or [])
         return merged
